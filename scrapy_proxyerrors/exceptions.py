@@ -1,0 +1,55 @@
+"""Exceptions the plugin raises, each carrying what a person needs to act."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scrapy.core.downloader.handlers.http11 import TunnelError
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http.headers import Headers
+
+if TYPE_CHECKING:
+    from ._classifier import ProviderError
+
+
+class ProviderErrorDropped(IgnoreRequest):
+    """A request dropped because the provider said it can never succeed.
+
+    Reaches the request's errback; ``failure.value.error`` is the classified
+    :class:`~scrapy_proxyerrors.ProviderError` (provider, code, category,
+    meaning, fix, request id).
+    """
+
+    def __init__(self, error: ProviderError, reason: str | None = None) -> None:
+        self.error = error
+        message = reason or (
+            f"{error.reason} ({error.status}, {error.category}): {error.meaning}"
+            + (f" [request id {error.request_id}]" if error.request_id else "")
+        )
+        super().__init__(message)
+
+
+class ProxyTunnelError(TunnelError):
+    """A proxy refused CONNECT; unlike Scrapy's :class:`TunnelError` it keeps
+    the proxy's whole reply: status, reason, headers and (capped) body.
+
+    *proxy* is ``host:port`` only: never credentials.
+    """
+
+    def __init__(
+        self,
+        proxy: str,
+        status: int,
+        reason: bytes = b"",
+        headers: Headers | None = None,
+        body: bytes = b"",
+    ) -> None:
+        self.proxy = proxy
+        self.status = status
+        self.reason = reason
+        self.headers = headers if headers is not None else Headers()
+        self.body = body
+        # Same wording as Scrapy's own message, so existing log parsers and
+        # the message fallback keep working.
+        extra = {"status": status, "reason": reason.strip()[:32]}
+        super().__init__(f"Could not open CONNECT tunnel with proxy {proxy} [{extra!r}]")
