@@ -180,8 +180,9 @@ def _read(
     """Where this profile keeps its code, detail and request id."""
     found = _Signals()
     for name in profile.code_headers:
-        found.code = header_text(headers, name)
-        if found.code:
+        value = header_text(headers, name)
+        if value:
+            found.code = profile.code_from_header(value)
             break
     if found.code is None and profile.json_code:
         found.code = json_text(data, profile.json_code)

@@ -64,6 +64,9 @@ class Profile:
     rules: tuple[Rule, ...]
     #: Headers that carry the machine-readable code, first present wins.
     code_headers: tuple[str, ...] = ()
+    #: A regex applied to the code header's value; its first group is the code
+    #: (Squid sends ``X-Squid-Error: ERR_CONNECT_FAIL 111``).
+    code_regex: str | None = None
     #: Headers that carry the human-readable detail.
     detail_headers: tuple[str, ...] = ()
     #: JSON paths (into an object body) of the code, message and request id.
@@ -98,6 +101,7 @@ class Profile:
     _by_status: dict[int, Rule] = field(init=False, repr=False, compare=False)
     _host_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     _api_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _code_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Index the rules once: classification is a few dict look-ups.
@@ -119,6 +123,7 @@ class Profile:
         setattr_(self, "_bodies", tuple(r for r in self.rules if r.body is not None))
         setattr_(self, "_host_re", _globs(self.proxy_hosts))
         setattr_(self, "_api_re", _globs(self.api_hosts))
+        setattr_(self, "_code_re", re.compile(self.code_regex) if self.code_regex else None)
 
     def match(self, status: int, code: str | None, body_text: str = "") -> Rule | None:
         """The rule for *status* and *code*, most specific first.
@@ -144,6 +149,13 @@ class Profile:
                 if rule.status in (None, status) and rule.body in body_text:
                     return rule
         return self._by_status.get(status)
+
+    def code_from_header(self, value: str) -> str | None:
+        """The code inside a code header's value (all of it, or ``code_regex``'s group)."""
+        if self._code_re is None:
+            return value
+        match = self._code_re.search(value)
+        return match.group(1) if match and match.groups() else None
 
     def matches_proxy_host(self, host: str) -> bool:
         return self._host_re is not None and self._host_re.match(host) is not None
