@@ -1,0 +1,194 @@
+"""The proxy's reply to a refused CONNECT, from whichever exception carries it.
+
+Three download handlers report a refused CONNECT three ways:
+
+* ``handler``: :class:`~scrapy_proxyerrors.handler.ProxyErrorsHTTPSDownloadHandler`
+  raises :class:`~scrapy_proxyerrors.exceptions.ProxyTunnelError` with the whole
+  reply (status, reason, headers, capped body);
+* ``message``: Scrapy's HTTP/1.1 handler raises ``TunnelError`` whose message
+  is the only record: ``Could not open CONNECT tunnel with proxy h:p
+  [{'status': 407, 'reason': b'...'}]`` (no headers, no body);
+* ``aiohttp``: Scrapy's aiohttp handler raises ``DownloadFailedError`` from an
+  ``aiohttp.ClientHttpProxyError`` that has the status, reason and headers (no
+  body). Its message holds the proxy URL *with* credentials: log it only
+  through :func:`redacted_message`.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from base64 import b64encode
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from scrapy.core.downloader.handlers.http11 import TunnelError
+from scrapy.http.headers import Headers
+
+from ._redact import redact_text
+from .exceptions import ProxyTunnelError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+try:
+    from aiohttp import ClientHttpProxyError as _AiohttpProxyError
+except ImportError:  # pragma: no cover - aiohttp is optional
+    _AiohttpProxyError = None  # type: ignore[assignment,misc]
+
+Source = Literal["handler", "message", "aiohttp"]
+
+# Scrapy's wording (http11._TunnelingTCP4ClientEndpoint.processProxyResponse).
+# The reason is a bytes repr; parsing it with a regex first keeps
+# literal_eval to one short bytes literal.
+_MESSAGE = re.compile(
+    r"Could not open CONNECT tunnel with proxy (?P<proxy>\S+) "
+    r"\[\{'status': (?P<status>\d{3}), 'reason': (?P<reason>b'(?:[^'\\\n]|\\.){0,4000}'"
+    r"|b\"(?:[^\"\\\n]|\\.){0,4000}\")\}\]"
+)
+# How far down __cause__/__context__ to look; exception chains are short.
+_CHAIN_LIMIT = 16
+
+
+@dataclass(frozen=True)
+class ConnectReply:
+    """A proxy's reply to a refused CONNECT.
+
+    *headers* and *body* are empty when the source could not keep them
+    (``message``: neither; ``aiohttp``: no body). *proxy* is ``host:port``,
+    never with credentials.
+    """
+
+    status: int
+    reason: str
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    proxy: str = ""
+    source: Source = "handler"
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """*exc*, then its causes and contexts, each once."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < _CHAIN_LIMIT:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [e for e in (current.__cause__, current.__context__) if e is not None]
+
+
+def _hostport(proxy: str) -> str:
+    """``host:port`` from a proxy address or URL, credentials removed."""
+    text = proxy.split("://", 1)[-1]
+    text = text.split("/", 1)[0]
+    return text.rsplit("@", 1)[-1]
+
+
+def _from_tunnel_message(exc: TunnelError) -> ConnectReply | None:
+    try:
+        match = _MESSAGE.search(str(exc))
+        if match is None:
+            return None
+        reason = ast.literal_eval(match.group("reason"))
+        if not isinstance(reason, bytes):
+            return None
+        return ConnectReply(
+            status=int(match.group("status")),
+            reason=reason.decode("latin-1").strip(),
+            proxy=_hostport(match.group("proxy")),
+            source="message",
+        )
+    except Exception:
+        # Whatever the message holds, never fail the caller's error handling.
+        return None
+
+
+def _aiohttp_proxy(exc: BaseException) -> str:
+    url: Any = getattr(getattr(exc, "request_info", None), "real_url", None)
+    host = getattr(url, "host", None)
+    if not host:
+        return ""
+    port = getattr(url, "port", None)
+    return f"{host}:{port}" if port else str(host)
+
+
+def _from_aiohttp(exc: BaseException) -> ConnectReply | None:
+    try:
+        status = int(getattr(exc, "status", 0) or 0)
+        if not status:
+            return None
+        raw_headers: Any = getattr(exc, "headers", None)
+        headers = Headers(list(raw_headers.items()) if raw_headers is not None else None)
+        return ConnectReply(
+            status=status,
+            reason=str(getattr(exc, "message", "") or ""),
+            headers=headers,
+            proxy=_aiohttp_proxy(exc),
+            source="aiohttp",
+        )
+    except Exception:
+        return None
+
+
+def connect_reply(exc: BaseException) -> ConnectReply | None:
+    """The proxy's reply to a refused CONNECT carried by *exc*, or ``None``.
+
+    Looks at *exc* and its ``__cause__``/``__context__`` chain for a
+    :class:`~scrapy_proxyerrors.exceptions.ProxyTunnelError` (full reply),
+    Scrapy's ``TunnelError`` (status and reason parsed from the message) or
+    ``aiohttp.ClientHttpProxyError`` (status, reason, headers). Never raises:
+    anything it cannot read gives ``None``.
+    """
+    for current in _chain(exc):
+        if isinstance(current, ProxyTunnelError):
+            try:
+                return ConnectReply(
+                    status=int(current.status),
+                    reason=current.reason.decode("latin-1").strip(),
+                    headers=current.headers,
+                    body=current.body,
+                    proxy=_hostport(current.proxy),
+                    source="handler",
+                )
+            except Exception:
+                return None
+        if isinstance(current, TunnelError):
+            return _from_tunnel_message(current)
+        if _AiohttpProxyError is not None and isinstance(current, _AiohttpProxyError):
+            return _from_aiohttp(current)
+    return None
+
+
+def _secrets(exc: BaseException) -> list[str]:
+    """Credentials the chain itself reveals (the aiohttp error's proxy URL)."""
+    found: list[str] = []
+    for current in _chain(exc):
+        url: Any = getattr(getattr(current, "request_info", None), "real_url", None)
+        names = ("user", "password", "raw_user", "raw_password")
+        parts = [getattr(url, name, None) for name in names]
+        found += [p for p in parts if isinstance(p, str) and p]
+        user, password = getattr(url, "user", None), getattr(url, "password", None)
+        if isinstance(user, str) and isinstance(password, str):
+            # The Proxy-Authorization token, in case a repr() of the request
+            # headers ends up in the text.
+            found.append(b64encode(f"{user}:{password}".encode()).decode("ascii"))
+    return found
+
+
+def redacted_message(exc: BaseException) -> str:
+    """``str(exc)`` with proxy credentials and key-like parameters masked.
+
+    Scrapy's aiohttp handler puts the proxy URL with ``user:password@`` in
+    its message; the user and password are masked wherever they appear.
+    """
+    try:
+        text = str(exc)
+    except Exception:
+        text = f"<unprintable {type(exc).__name__}>"
+    try:
+        return redact_text(text, _secrets(exc))
+    except Exception:
+        return redact_text(text)
