@@ -239,6 +239,8 @@ def classify(
     Only the first ``BODY_LIMIT`` bytes of *body* are read. Never raises on
     malformed input.
     """
+    if transport.__class__ is not Transport:
+        transport = Transport(transport)
     if transport is Transport.TARGET:
         return None
     if status < 400 and (transport is not Transport.CONNECT or 200 <= status < 300):
@@ -312,3 +314,25 @@ def rate_limit_wait(headers: HeadersLike, now: float | None = None) -> float | N
     if limits.reset_after is not None:
         return limits.reset_after
     return limits.window
+
+
+def describe(
+    provider: str, code: str, profiles: Mapping[str, Profile] = BUILTIN_PROFILES
+) -> Rule | None:
+    """The rule a ``provider/code`` pair (as in stats keys) stands for, if any."""
+    profile = profiles.get(provider)
+    if profile is None:
+        return None
+    for rule in profile.rules:
+        if rule.code is not None and not rule.is_family and rule.code.lower() == code.lower():
+            return rule
+    for rule in profile.rules:
+        if rule.is_family and rule.code and code.lower().startswith(rule.code[:-1].lower()):
+            return rule
+    if code.isdigit():
+        found = profile.match(int(code), None)
+        if found is not None:
+            return found
+        if profile.fallback:
+            return describe(profile.fallback, code, profiles)
+    return None

@@ -1,0 +1,205 @@
+"""The pure parts of the decision: policy, state, routes, settings."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from scrapy.exceptions import NotConfigured
+from scrapy.settings import Settings
+
+from scrapy_proxyerrors import Action, classify
+from scrapy_proxyerrors._config import Config
+from scrapy_proxyerrors._policy import backoff, decide
+from scrapy_proxyerrors._routes import (
+    Credentials,
+    ProxyPool,
+    basic_credentials,
+    basic_header,
+    route_id,
+    session_of,
+    with_new_session,
+)
+from scrapy_proxyerrors._state import MemoryState
+
+
+def _decide(error, attempt=0, **kw):  # type: ignore[no-untyped-def]
+    params = {
+        "actions": {},
+        "backoff_base": 1.0,
+        "backoff_max": 8.0,
+        "max_wait": 300.0,
+        "rng": random.Random(0),
+    }
+    params.update(kw)
+    return decide(error, attempt=attempt, **params)
+
+
+def test_backoff_grows_and_is_capped_with_jitter() -> None:
+    rng = random.Random(1)
+    for attempt, step in [(0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0), (9, 8.0)]:
+        for _ in range(50):
+            value = backoff(attempt, 1.0, 8.0, rng)
+            assert step / 2 <= value <= step
+
+
+def test_retry_after_is_honoured_exactly() -> None:
+    error = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED", "Retry-After": "7"})
+    decision = _decide(error)
+    assert (decision.action, decision.wait) == (Action.SLOWDOWN, 7.0)
+
+
+def test_documented_minimum_wait() -> None:
+    body = b'{"error": "blocked_by_target"}'
+    error = classify(
+        422,
+        {"Retry-After": "1"},
+        body,
+        transport="api",  # type: ignore[arg-type]
+        provider="chocodata",
+    )
+    assert _decide(error).wait == 60
+
+
+def test_slowdown_without_wait_backs_off() -> None:
+    error = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
+    assert 0.5 <= _decide(error).wait <= 1.0
+    assert 2.0 <= _decide(error, attempt=2).wait <= 4.0
+
+
+def test_rotate_does_not_wait() -> None:
+    error = classify(502, {"X-SOAX-Error": "NODE_UNAVAILABLE"})
+    assert _decide(error).wait == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"X-SOAX-Error": "RATE_LIMIT_EXCEEDED", "Retry-After": "900"}, Action.STOP),  # account
+        ({"Proxy-Status": "gw; error=connection_limit_reached", "Retry-After": "900"}, Action.DROP),
+    ],
+)
+def test_long_waits_escalate_by_scope(headers: dict[str, str], expected: Action) -> None:
+    error = classify(429, headers)
+    decision = _decide(error)
+    assert decision.action is expected
+    assert decision.escalated_from == 900
+
+
+def test_overrides_by_code_then_status() -> None:
+    error = classify(502, {"X-SOAX-Error": "NODE_NOT_FOUND"})
+    assert _decide(error, actions={"soax/node_not_found": Action.DROP}).action is Action.DROP
+    assert _decide(error, actions={"soax/502": Action.STOP}).action is Action.STOP
+    assert (
+        _decide(error, actions={"soax/node_not_found": Action.PASS, "soax/502": Action.STOP}).action
+        is Action.PASS
+    )
+
+
+def test_memory_state_cooldown_grows_and_resets() -> None:
+    state = MemoryState()
+    assert state.record_failure("r", 100.0, 10.0) == 110.0
+    assert state.record_failure("r", 100.0, 10.0) == 120.0
+    assert state.record_failure("r", 100.0, 10.0) == 140.0
+    state.record_success("r")
+    assert state.record_failure("r", 200.0, 10.0) == 210.0
+    assert state.record_failure("x", 0.0, math.inf) == math.inf
+    state.pause("acct", 50.0)
+    state.pause("acct", 40.0)  # a shorter pause never shortens a longer one
+    assert state.paused_until("acct") == 50.0
+    assert state.paused_until("other") == 0.0
+
+
+def test_memory_state_is_bounded() -> None:
+    state = MemoryState(max_entries=100)
+    for i in range(10_000):
+        state.record_failure(f"route-{i}", float(i), 1.0)
+        state.pause(f"acct-{i}", float(i) + 1)
+    assert len(state) < 1_000
+
+
+def test_sessions() -> None:
+    assert session_of("package-1-sessionid-abc-sessionlength-300", "sessionid") == "abc"
+    assert session_of("user-session-xyz-country-us", "session") == "xyz"
+    assert session_of("user-sessionid-xyz", "session") is None
+    fresh = with_new_session("package-1-sessionid-abc-sessionlength-300", "sessionid", "NEW")
+    assert fresh == "package-1-sessionid-NEW-sessionlength-300"
+    assert route_id("http://u:p@gw.example:9000", "package-1-sessionid-abc", "sessionid") == (
+        "gw.example:9000~abc"
+    )
+    assert "secretpw" not in route_id("http://u:secretpw@gw.example:9000", "u", None)
+
+
+def test_basic_credentials_round_trip() -> None:
+    creds = Credentials("user-session-1", "pa:ss")
+    assert basic_credentials(basic_header(creds)) == creds
+    assert basic_credentials(b"Basic !!!") is None
+    assert basic_credentials(b"Bearer x") is None
+    assert basic_credentials(None) is None
+
+
+def test_pool_skips_resting_and_avoided_routes() -> None:
+    pool = ProxyPool(["http://a:1", "http://b:2", "http://c:3"], lambda _: None)
+    state = MemoryState()
+    assert [pool.pick(state, 0)[1] for _ in range(4)] == ["a:1", "b:2", "c:3", "a:1"]
+    state.record_failure("b:2", 0, 100)
+    assert [pool.pick(state, 1)[1] for _ in range(3)] == ["c:3", "a:1", "c:3"]
+    assert pool.pick(state, 1, avoid="c:3")[1] == "a:1"
+    state.record_failure("a:1", 0, 200)
+    state.record_failure("c:3", 0, 50)
+    # Everything rests: the one that recovers first, but never the avoided one.
+    assert pool.pick(state, 1)[1] == "c:3"
+    assert pool.pick(state, 1, avoid="c:3")[1] == "b:2"
+
+
+def _config(**values: object) -> Config:
+    return Config.from_settings(Settings(values))
+
+
+def test_config_defaults() -> None:
+    config = _config()
+    assert config.max_retries == 2  # RETRY_TIMES
+    assert config.proxies == ()
+    assert 503 in config.retry_http_codes
+
+
+def test_config_proxies_from_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "proxies.txt"
+    path.write_text("# comment\nhttp://u:p@127.0.0.1:8001\n\n127.0.0.1:8002\n")
+    assert _config(PROXYERRORS_PROXIES=str(path)).proxies == (
+        "http://u:p@127.0.0.1:8001",
+        "http://127.0.0.1:8002",
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "fragment"),
+    [
+        ("PROXYERRORS_PROVIDER", "nosuch", "PROXYERRORS_PROVIDER='nosuch'"),
+        ("PROXYERRORS_ACTIONS", {"soax/NODE_UNAVAILABLE": "explode"}, "unknown action"),
+        ("PROXYERRORS_ACTIONS", {"nosuch/x": "drop"}, "PROXYERRORS_ACTIONS"),
+        ("PROXYERRORS_ACTIONS", {"soax/NOT_A_CODE": "drop"}, "soax has no code"),
+        ("PROXYERRORS_ACTIONS", {"soax": "drop"}, "provider/code"),
+        ("PROXYERRORS_MAX_RETRIES", -1, "PROXYERRORS_MAX_RETRIES"),
+        ("PROXYERRORS_MAX_RETRIES", "many", "PROXYERRORS_MAX_RETRIES"),
+        ("PROXYERRORS_BACKOFF_BASE", -1, "PROXYERRORS_BACKOFF_BASE"),
+        ("PROXYERRORS_BACKOFF_MAX", 0.1, "PROXYERRORS_BACKOFF_MAX"),
+        ("PROXYERRORS_MAX_WAIT", "forever", "PROXYERRORS_MAX_WAIT"),
+        ("PROXYERRORS_MAX_WAIT", float("nan"), "PROXYERRORS_MAX_WAIT"),
+        ("PROXYERRORS_ROUTE_COOLDOWN", -5, "PROXYERRORS_ROUTE_COOLDOWN"),
+        ("PROXYERRORS_PROXIES", "/nonexistent/proxies.txt", "cannot read the proxy file"),
+        ("PROXYERRORS_PROXIES", ["ftp://127.0.0.1:21"], "expected http://"),
+        ("PROXYERRORS_PROXIES", ["http://u:hunter22@127.0.0.1"], "needs a port"),
+        ("PROXYERRORS_PROXIES", ["http://127.0.0.1:99999"], "malformed proxy URL"),
+        ("PROXYERRORS_PROXIES", 42, "PROXYERRORS_PROXIES"),
+        ("PROXYERRORS_STATE", "no.such.Thing", "PROXYERRORS_STATE"),
+    ],
+)
+def test_bad_settings_name_the_setting(setting: str, value: object, fragment: str) -> None:
+    with pytest.raises(NotConfigured) as info:
+        _config(**{setting: value})
+    message = str(info.value)
+    assert setting in message
+    assert fragment in message
+    assert "hunter22" not in message
