@@ -16,7 +16,6 @@ Three download handlers report a refused CONNECT three ways:
 
 from __future__ import annotations
 
-import ast
 import re
 from base64 import b64encode
 from dataclasses import dataclass, field
@@ -39,13 +38,18 @@ except ImportError:  # pragma: no cover - aiohttp is optional
 Source = Literal["handler", "message", "aiohttp"]
 
 # Scrapy's wording (http11._TunnelingTCP4ClientEndpoint.processProxyResponse).
-# The reason is a bytes repr; parsing it with a regex first keeps
-# literal_eval to one short bytes literal.
+# The reason is the repr() of bytes: b'...' or, when it holds a ', b"...".
 _MESSAGE = re.compile(
     r"Could not open CONNECT tunnel with proxy (?P<proxy>\S+) "
-    r"\[\{'status': (?P<status>\d{3}), 'reason': (?P<reason>b'(?:[^'\\\n]|\\.){0,4000}'"
-    r"|b\"(?:[^\"\\\n]|\\.){0,4000}\")\}\]"
+    r"\[\{'status': (?P<status>\d{3}), 'reason': "
+    r"b(?:'(?P<single>(?:[^'\\\n]|\\.){0,4000})'|\"(?P<double>(?:[^\"\\\n]|\\.){0,4000})\")"
+    r"\}\]"
 )
+# The escapes bytes.__repr__ writes; anything else is not a repr.
+_REPR_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|.)", re.S)
+_REPR_SIMPLE = {"\\": "\\", "'": "'", '"': '"', "t": "\t", "n": "\n", "r": "\r"}
+# Authorization values, as in a repr() of request headers.
+_AUTH_VALUE = re.compile(r"\b(Basic|Bearer|Digest)\s+[A-Za-z0-9+/=._~-]{6,}", re.I)
 # How far down __cause__/__context__ to look; exception chains are short.
 _CHAIN_LIMIT = 16
 
@@ -87,13 +91,38 @@ def _hostport(proxy: str) -> str:
     return text.rsplit("@", 1)[-1]
 
 
+def _unrepr(text: str) -> bytes | None:
+    """The bytes whose ``repr()`` body is *text*; ``None`` if it is not one.
+
+    Not ``ast.literal_eval``: that warns (and will fail) on bad escapes, and
+    this only needs the escapes ``bytes.__repr__`` writes.
+    """
+    if not text.isascii():
+        return None
+    out: list[str] = []
+    pos = 0
+    for match in _REPR_ESCAPE.finditer(text):
+        out.append(text[pos : match.start()])
+        escape = match.group(1)
+        if escape in _REPR_SIMPLE:
+            out.append(_REPR_SIMPLE[escape])
+        elif len(escape) == 3:
+            out.append(chr(int(escape[1:], 16)))
+        else:
+            return None
+        pos = match.end()
+    out.append(text[pos:])
+    return "".join(out).encode("latin-1")
+
+
 def _from_tunnel_message(exc: TunnelError) -> ConnectReply | None:
     try:
         match = _MESSAGE.search(str(exc))
         if match is None:
             return None
-        reason = ast.literal_eval(match.group("reason"))
-        if not isinstance(reason, bytes):
+        single = match.group("single")
+        reason = _unrepr(single if single is not None else match.group("double"))
+        if reason is None:
             return None
         return ConnectReply(
             status=int(match.group("status")),
@@ -182,12 +211,14 @@ def redacted_message(exc: BaseException) -> str:
     """``str(exc)`` with proxy credentials and key-like parameters masked.
 
     Scrapy's aiohttp handler puts the proxy URL with ``user:password@`` in
-    its message; the user and password are masked wherever they appear.
+    its message; the user and password are masked wherever they appear, as
+    are ``Basic``/``Bearer`` authorization values.
     """
     try:
         text = str(exc)
     except Exception:
         text = f"<unprintable {type(exc).__name__}>"
+    text = _AUTH_VALUE.sub(r"\1 ***", text)
     try:
         return redact_text(text, _secrets(exc))
     except Exception:

@@ -85,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         server = self.server
         assert isinstance(server, _Server)
-        server.paths.append(self.path)
+        server.requests.append((self.path, dict(self.headers.items())))
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(server.body)))
@@ -99,7 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     body: bytes
-    paths: list[str]
+    #: (path, headers) of every request, in order.
+    requests: list[tuple[str, dict[str, str]]]
 
 
 class TLSServer:
@@ -108,16 +109,19 @@ class TLSServer:
     def __init__(self, body: bytes = b"hello over tls", pair: CertPair | None = None) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.body = body
-        self._server.paths = []
+        self._server.requests = []
         context = server_context(pair)
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for the serve loop to notice.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
-    def paths(self) -> list[str]:
-        """Paths requested so far."""
-        return self._server.paths
+    def requests(self) -> list[tuple[str, dict[str, str]]]:
+        """``(path, headers)`` of each request received so far."""
+        return self._server.requests
 
     def url(self, path: str = "/") -> str:
         """``https://127.0.0.1:port/path``."""
