@@ -147,10 +147,9 @@ def test_api_row_over_the_wire(row: DocRow, emu_for: dict[str, Emulator]) -> Non
     """A documented API error, sent by the API itself, reads back as the row."""
     emu = emu_for[row.provider]
     emu.set_responder(lambda rec: emu.error_reply(row.code) if rec.kind == "api" else None)
-    url = emu.api_url("/v1/product?id=B0001&api_key=secret")
+    url = emu.api_url("/v1/product?id=B0001")
     with RawClient("127.0.0.1", emu.ports["api"]) as client:
-        response = client.request("GET", url.split("/", 3)[3].join(["/", ""]),
-                                  {"X-API-Key": "secret"})
+        response = client.request("GET", url, emu.api_headers())
     _assert_matches_row(row, response.status, response.headers, response.body)
     _assert_classified(row, response.status, response.headers, response.body,
                        Transport.API, request_url=url)
@@ -308,6 +307,39 @@ def test_responder_overrides_then_falls_back() -> None:
             second = client.request("GET", emu.target_url("/page/2"), auth)
         assert (first.status, first.reason, first.body) == (418, "I'm a Teapot", b"tea")
         assert second.status == 200
+
+
+def test_responder_sees_provider_requests_only() -> None:
+    """The responder overrides the provider; the target site is not one."""
+    with Emulator("soax") as emu:
+        kinds: list[str] = []
+
+        def responder(rec: RequestRecord) -> Reply | None:
+            kinds.append(rec.kind)
+            return None
+
+        emu.set_responder(responder)
+        client, auth = RawClient.for_url(emu.proxy_url())
+        with client:
+            assert client.request("GET", emu.target_url("/page/1"), auth).status == 200
+        assert kinds == ["plain"]
+
+
+def test_api_url_carries_the_key_first() -> None:
+    with Emulator("chocodata", password="k/1") as emu:
+        url = emu.api_url("/v1/product?id=7")
+        assert url.endswith("/v1/product?api_key=k%2F1&id=7")
+        assert emu.api_url("/v1/product?api_key=other").endswith("?api_key=other")
+        assert emu.api_url("/x", key=False).endswith("/x")
+        with RawClient("127.0.0.1", emu.ports["api"]) as client:
+            assert client.request("GET", url).status == 200
+            assert client.request("GET", emu.api_url("/v1/product", key=False)).status == 401
+    with Emulator("wxapros") as emu, RawClient("127.0.0.1", emu.ports["api"]) as client:
+        path = "/api/v1/vpn/ip/8.8.8.8"
+        assert client.request("GET", emu.api_url(path)).status == 200
+        assert client.request("GET", emu.api_url(path, key=False), emu.api_headers()).status \
+            == 200
+        assert client.request("GET", emu.api_url(path, key=False)).status == 401
 
 
 def test_responder_failure_is_a_500_not_a_hang(caplog: pytest.LogCaptureFixture) -> None:

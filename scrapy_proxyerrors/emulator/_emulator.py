@@ -342,14 +342,28 @@ class Emulator:
             return f"{scheme}://{host}{path}"
         return f"{scheme}://127.0.0.1:{self._tls_port if https else self._target_port}{path}"
 
-    def api_url(self, path: str = "/") -> str:
-        """A URL of the emulated API (wxapros, chocodata)."""
+    def api_url(self, path: str = "/", *, key: bool = True) -> str:
+        """A URL of the emulated API (wxapros, chocodata).
+
+        With *key* the account's key (``password``) is the first query
+        parameter, ``api_key=...``: where chocodata documents it, and a form
+        of the "gateway auth" wxapros accepts besides ``X-API-Key``. First,
+        so that the URL still ends with the caller's own parameters.
+        """
         self._need_started()
         if self._api_port is None:
             raise ValueError(f"{self.provider} is a proxy, not an API: use proxy_url()")
         if not path.startswith("/"):
             path = "/" + path
+        if key and "api_key=" not in path:
+            bare, _, query = path.partition("?")
+            param = "api_key=" + quote(self.password, safe="")
+            path = f"{bare}?{param}" + (f"&{query}" if query else "")
         return f"http://127.0.0.1:{self._api_port}{path}"
+
+    def api_headers(self) -> dict[str, str]:
+        """Headers that authenticate to the API the documented way (wxapros)."""
+        return {"X-API-Key": self.password} if self.provider == "wxapros" else {}
 
     @property
     def ports(self) -> dict[str, Any]:
@@ -362,8 +376,9 @@ class Emulator:
     def set_responder(self, fn: Responder | None) -> None:
         """Answer requests with *fn(record)* when it returns a Reply.
 
-        Called for every request (proxy, API and target; ``record.kind``
-        tells them apart) before the scenario, from the serving thread.
+        Called for every request to the provider (``record.kind`` is
+        ``plain``, ``connect`` or ``api``; never for the target site) before
+        the scenario, from the serving thread, so *fn* must be thread-safe.
         ``None`` from *fn* means normal behaviour; ``set_responder(None)``
         removes it. A ``2xx`` reply to CONNECT opens the tunnel.
         """
@@ -578,9 +593,9 @@ class Emulator:
             parts = urlsplit(target)
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         rec = self._new_record(t0, f"127.0.0.1:{role.port}", "target", method, path, msg)
-        reply = self._respond(rec) or _site.serve(
-            method, path, rec.headers, body, self.params["pages"]
-        )
+        # No responder here: it overrides the provider, and the site is not
+        # one (its /status/NNN pages answer any status a test needs).
+        reply = _site.serve(method, path, rec.headers, body, self.params["pages"])
         self._finish(rec, reply)
         self._send(conn, reply, head_only=method == "HEAD", close=close_after)
         return True
@@ -913,10 +928,9 @@ class Emulator:
         method, target, _ = msg.start
         parts = urlsplit(target)
         query = parse_qs(parts.query)
-        if self.provider == "chocodata":
+        key = msg.get("X-API-Key") if self.provider == "wxapros" else None
+        if key is None:
             key = query.get("api_key", [None])[0]
-        else:
-            key = msg.get("X-API-Key")
         rec = self._new_record(t0, key_id(key), "api", method, target, msg, None, key)
         override = self._respond(rec)
         ticket = _Ticket()
