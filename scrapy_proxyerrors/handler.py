@@ -116,7 +116,7 @@ class _RefusedReply:
     @property
     def complete(self) -> bool:
         """Whether the body is fully read (or the cap reached)."""
-        if self.framing == "none":
+        if self.framing == "none" or len(self._raw) >= self._limit * 2:
             return True
         if self.framing == "length":
             assert self._expected is not None
@@ -162,6 +162,8 @@ def _dechunk(raw: bytes, limit: int) -> tuple[bytes, bool]:
         try:
             size = int(size_text, 16)
         except ValueError:
+            return bytes(body[:limit]), True
+        if size < 0:
             return bytes(body[:limit]), True
         if size == 0:
             return bytes(body[:limit]), True

@@ -33,7 +33,9 @@ from scrapy_proxyerrors.exceptions import ProxyTunnelError
 from scrapy_proxyerrors.handler import (
     CONNECT_BODY_LIMIT,
     ProxyErrorsHTTPSDownloadHandler,
+    _dechunk,
     _ProxyErrorsTunnelingEndpoint,
+    _RefusedReply,
     scrapy_internals_problems,
 )
 
@@ -426,6 +428,75 @@ async def test_non_http_reply_keeps_scrapys_error_but_closes() -> None:
     assert "SSH-2.0" in str(error)
     assert connect_reply(error) is None
     assert outcome.closed_at_errback == {"https://example.com/": True}
+
+
+def _refused(head: bytes, *packets: bytes, limit: int = 10) -> _RefusedReply:
+    status = int(head.split(b" ")[1])
+    reply = _RefusedReply(head, status, b"", limit)
+    for packet in packets:
+        reply.feed(packet)
+    return reply
+
+
+@pytest.mark.parametrize(
+    ("head", "packets", "framing", "complete", "body"),
+    [
+        (b"HTTP/1.1 407 A\r\nContent-Length: 3", [b"ab"], "length", False, b"ab"),
+        (b"HTTP/1.1 407 A\r\nContent-Length: 3", [b"ab", b"cdef"], "length", True, b"abc"),
+        (b"HTTP/1.1 407 A\r\nContent-Length: 0", [], "length", True, b""),
+        (b"HTTP/1.1 407 A\r\nContent-Length: 50", [b"x" * 12], "length", True, b"x" * 10),
+        # Conflicting or invalid lengths: the body runs until close.
+        (b"HTTP/1.1 407 A\r\nContent-Length: 3\r\nContent-Length: 4", [b"abcd"], "close",
+         False, b"abcd"),
+        (b"HTTP/1.1 407 A\r\nContent-Length: 3, 3", [b"abc"], "length", True, b"abc"),
+        (b"HTTP/1.1 407 A\r\nContent-Length: -3", [b"abc"], "close", False, b"abc"),
+        (b"HTTP/1.1 407 A", [b"x" * 11], "close", True, b"x" * 10),
+        # Transfer-Encoding wins over Content-Length (RFC 9112 6.3).
+        (b"HTTP/1.1 407 A\r\nTransfer-Encoding: chunked\r\nContent-Length: 1",
+         [b"3\r\nabc\r\n0\r\n\r\n"], "chunked", True, b"abc"),
+        (b"HTTP/1.1 407 A\r\nTransfer-Encoding: gzip", [b"abc"], "close", False, b"abc"),
+        (b"HTTP/1.1 204 A\r\nContent-Length: 5", [b"abc"], "none", True, b""),
+        (b"HTTP/1.1 304 A", [], "none", True, b""),
+    ],
+)
+def test_refused_reply_framing(
+    head: bytes, packets: list[bytes], framing: str, complete: bool, body: bytes
+) -> None:
+    """Body framing of a refused reply, per RFC 9112 6.3, capped at the limit."""
+    reply = _refused(head, *packets)
+    assert (reply.framing, reply.complete, reply.body) == (framing, complete, body)
+
+
+def test_refused_reply_headers_skip_bad_lines() -> None:
+    """Repeated headers are kept, lines without a name or colon skipped."""
+    reply = _refused(b"HTTP/1.1 407 A\r\nX-A: 1\r\nx-a: 2\r\nnonsense\r\n: empty\r\nB:  v ")
+    assert reply.headers.getlist("X-A") == [b"1", b"2"]
+    assert sorted(reply.headers.keys()) == [b"B", b"X-A"]
+    assert reply.headers.getlist("B") == [b"v"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"", (b"", False)),
+        (b"3\r\nab", (b"ab", False)),
+        (b"3\r\nabc\r\n", (b"abc", False)),
+        (b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", (b"abcde", True)),
+        (b"A\r\n0123456789\r\n0\r\n", (b"0123456789", True)),
+        (b"zz\r\nabc", (b"", True)),  # malformed size: stop
+        (b"-3\r\nabc\r\n", (b"", True)),  # negative size: stop, never loop
+        (b"8\r\n01234567\r\n8\r\n89abcdef\r\n", (b"0123456789", True)),  # limit
+    ],
+)
+def test_dechunk(raw: bytes, expected: tuple[bytes, bool]) -> None:
+    """Chunked decoding: partial input waits, malformed input stops, limit caps."""
+    assert _dechunk(raw, 10) == expected
+
+
+def test_chunked_raw_bytes_are_bounded() -> None:
+    """Chunk framing that never yields body (endless extensions) still ends."""
+    reply = _refused(b"HTTP/1.1 407 A\r\nTransfer-Encoding: chunked", b"1;" + b"e" * 30)
+    assert reply.complete and reply.body == b""
 
 
 # ---------------------------------------------------------- successful tunnels
