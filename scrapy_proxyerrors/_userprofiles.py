@@ -24,6 +24,11 @@ built-in profile to start from. For example::
         },
     }
 
+A user profile named like a built-in replaces it (with ``extends`` naming
+the same built-in, it amends it). ``fallback`` may name a built-in or another
+user profile. TOML needs Python 3.11+ (``tomllib``) or the ``tomli`` package;
+JSON needs nothing.
+
 Everything is checked once, when the setting is read: a typo must stop the
 crawl before the first request rather than quietly never match. Every error
 is a :class:`~scrapy.exceptions.NotConfigured` naming the setting, the
