@@ -48,8 +48,11 @@ _MESSAGE = re.compile(
 # The escapes bytes.__repr__ writes; anything else is not a repr.
 _REPR_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|.)", re.S)
 _REPR_SIMPLE = {"\\": "\\", "'": "'", '"': '"', "t": "\t", "n": "\n", "r": "\r"}
-# Authorization values, as in a repr() of request headers.
-_AUTH_VALUE = re.compile(r"\b(Basic|Bearer|Digest)\s+[A-Za-z0-9+/=._~-]{6,}", re.I)
+# Authorization header values, as in a repr() of request headers
+# ('Proxy-Authorization': 'Basic ...'); plain words like "Basic auth" stay.
+_AUTH_VALUE = re.compile(
+    r"(Authorization['\"]?\s*[:=,]\s*['\"]?(?:Basic|Bearer)\s+)[^\s'\",}]+", re.I
+)
 # How far down __cause__/__context__ to look; exception chains are short.
 _CHAIN_LIMIT = 16
 
@@ -212,13 +215,13 @@ def redacted_message(exc: BaseException) -> str:
 
     Scrapy's aiohttp handler puts the proxy URL with ``user:password@`` in
     its message; the user and password are masked wherever they appear, as
-    are ``Basic``/``Bearer`` authorization values.
+    are ``Authorization: Basic/Bearer`` values.
     """
     try:
         text = str(exc)
     except Exception:
         text = f"<unprintable {type(exc).__name__}>"
-    text = _AUTH_VALUE.sub(r"\1 ***", text)
+    text = _AUTH_VALUE.sub(r"\1***", text)
     try:
         return redact_text(text, _secrets(exc))
     except Exception:

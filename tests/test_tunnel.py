@@ -223,7 +223,10 @@ def test_aiohttp_message_is_redacted() -> None:
     for secret in ("p%40ss%3Aw%2Frd", password, "us%40er", "us@er", token):
         assert secret not in redacted
     assert "proxy.example:3128" in redacted and "502" in redacted
-    assert token not in redacted_message(RuntimeError(f"headers: Basic {token}"))
+    headers = RuntimeError(f"{{'Proxy-Authorization': 'Basic {token}', 'Host': 'h'}}")
+    assert redacted_message(headers) == "{'Proxy-Authorization': 'Basic ***', 'Host': 'h'}"
+    plain = TunnelError(stock_message("p:1", {"status": 407, "reason": b"Basic auth required"}))
+    assert redacted_message(plain) == str(plain)
     assert "p@ss" not in redacted_message(cause)
 
 
