@@ -39,7 +39,7 @@ from ._http import (
     read_body,
     wants_close,
 )
-from ._providers import SPECS, ProviderSpec, format_seconds
+from ._providers import COUNTRIES, SPECS, ProviderSpec, format_seconds
 from ._scenario import (
     Budget,
     ConcurrencyLimit,
@@ -64,7 +64,6 @@ _UPSTREAM_TIMEOUT = 30.0
 #: wxapros sends X-RateLimit-* on every reply; outside the ratelimit scenario
 #: the window is far too wide to ever bind, so that it never slows a crawl.
 _WXAPROS_IDLE_LIMIT = (1_000_000, 60.0)
-_COUNTRY = re.compile(r"[a-z]{2}|any")
 _NAME = re.compile(r"[a-z][a-z_]*")
 _SOAX_NO_BIND = ("rotate", "prefer")
 _instances = itertools.count(1)
@@ -671,12 +670,14 @@ class Emulator:
             if msg.get("Expect") is not None:
                 return "417"
             return self._validate_proxiesfo(rec.user or "")
+        # API requests may come in absolute form: look at the parsed path.
+        parts = urlsplit(msg.start[1])
         if self.provider == "wxapros":
-            match = re.fullmatch(r"/api/v1/vpn/ip/([^/?#]*)(?:[?#].*)?", msg.start[1])
+            match = re.fullmatch(r"/api/v1/vpn/ip/([^/]*)", parts.path)
             if match:
                 return _check_ip(match[1])
         if self.provider == "chocodata":
-            query = parse_qs(urlsplit(msg.start[1]).query)
+            query = parse_qs(parts.query)
             if "render_js" in query or "screenshot" in query:
                 return "not_implemented"
         return None
@@ -695,7 +696,7 @@ class Emulator:
         rules = dict(zip(names, tokens[1::2], strict=False))
         if len(rules) != len(names):
             return "ERR_DUPLICATE_PARAM"
-        if "country" in rules and not _COUNTRY.fullmatch(rules["country"]):
+        if "country" in rules and rules["country"] not in COUNTRIES | {"any"}:
             return "ERR_INVALID_VALUE"
         if rules.get("bind") == "node" and (
             any(name in rules for name in _SOAX_NO_BIND) or rules.get("onerror") == "replace"
@@ -713,7 +714,7 @@ class Emulator:
     def _validate_proxiesfo(self, user: str) -> str | None:
         tokens = user.split("-")[1:]
         values = dict(zip(tokens[0::2], tokens[1::2], strict=False))
-        if "country" in values and not re.fullmatch(r"[a-z]{2}", values["country"]):
+        if "country" in values and values["country"] not in COUNTRIES:
             return "invalid-country-code"
         if "state" in values and not _NAME.fullmatch(values["state"]):
             return "invalid-state-code"

@@ -1,0 +1,133 @@
+"""``python -m scrapy_proxyerrors.emulator``: run an emulator until Ctrl-C.
+
+Prints the URLs to point a crawler at, serves until interrupted (SIGINT or
+SIGTERM), then prints what it answered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ._emulator import Emulator
+from ._providers import PROVIDERS
+from ._scenario import COMMON_PARAMS, SCENARIOS
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+
+
+def _parser() -> argparse.ArgumentParser:
+    scenarios = "; ".join(
+        f"{name}: {', '.join(f'{k}={_show(v)}' for k, v in params.items()) or '-'}"
+        for name, params in SCENARIOS.items()
+    )
+    parser = argparse.ArgumentParser(
+        prog="python -m scrapy_proxyerrors.emulator",
+        description="Emulate a proxy provider or scraping API on 127.0.0.1.",
+        epilog=f"Scenarios and their parameters: {scenarios}. "
+               f"Every scenario also takes: {', '.join(COMMON_PARAMS)}.",
+    )
+    parser.add_argument("--provider", choices=PROVIDERS, default="generic")
+    parser.add_argument("--scenario", choices=tuple(SCENARIOS), default="ok")
+    parser.add_argument("--port", type=int, default=0,
+                        help="proxy port (helodata: the first of consecutive ports) or API port")
+    parser.add_argument("--target-port", type=int, default=0, help="the HTTP target site's port")
+    parser.add_argument("--tls-port", type=int, default=0, help="the HTTPS target site's port")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--user", default="user")
+    parser.add_argument("--password", default="secret", help="the proxy password or API key")
+    parser.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
+                        help="a scenario parameter (repeatable); lists are comma-separated")
+    return parser
+
+
+def _params(items: Sequence[str], parser: argparse.ArgumentParser) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            parser.error(f"--param wants KEY=VALUE, got {item!r}")
+        params[key.strip()] = value
+    return params
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (tuple, frozenset)):
+        return ",".join(str(v) for v in sorted(value)) or "-"
+    return str(value)
+
+
+def describe(emu: Emulator) -> list[str]:
+    """The lines announcing where the emulator listens."""
+    shown = {k: v for k, v in emu.params.items()
+             if k in SCENARIOS[emu.scenario] or v != COMMON_PARAMS.get(k)}
+    settings = ", ".join(f"{k}={_show(v)}" for k, v in shown.items())
+    lines = [f"scrapy-proxyerrors emulator: provider {emu.provider}, scenario {emu.scenario}"
+             + (f" ({settings})" if settings else "")]
+    if emu.ports["api"] is not None:
+        lines.append(f"api:        {emu.api_url('/', key=False)}  (key: {emu.password})")
+    else:
+        lines += [f"proxy:      {url}" for url in emu.proxy_urls()]
+    lines.append(f"target:     {emu.target_url('/page/1')}")
+    lines.append(f"target TLS: {emu.target_url('/page/1', https=True)}")
+    return lines
+
+
+def summary(emu: Emulator) -> list[str]:
+    """The counters, one line each."""
+    counters = emu.counters
+    lines = [f"requests: {counters['total']}"]
+    for kind, count in sorted(counters["by_kind"].items()):
+        lines.append(f"  {kind:<8} {count}")
+    lines.append("answers:")
+    for (status, code), count in sorted(counters["by_status"].items(),
+                                        key=lambda item: (item[0][0], item[0][1] or "")):
+        lines.append(f"  {status} {code or '':<26} {count}")
+    lines.append("routes:")
+    for route, count in sorted(counters["by_route"].items()):
+        lines.append(f"  {route:<32} {count}")
+    if counters["client_closed"]:
+        lines.append(f"refused CONNECTs closed by the client: {counters['client_closed']}")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        emu = Emulator(
+            args.provider, args.scenario, args.seed, user=args.user, password=args.password,
+            port=args.port, target_port=args.target_port, tls_port=args.tls_port,
+            **_params(args.param, parser),
+        )
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+    try:
+        emu.start()
+    except OSError as exc:
+        print(f"cannot listen: {exc}", file=sys.stderr)
+        return 1
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print("\n".join([*describe(emu), "Serving until Ctrl-C."]), flush=True)
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        emu.stop()
+        print("\n".join(["", *summary(emu)]), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
