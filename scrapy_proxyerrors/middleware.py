@@ -201,11 +201,8 @@ class ProxyErrorsMiddleware:
         profile = self._profile_for(request, meta.get("proxy"))
         route, account = self._route(request, profile)
         meta[META_ROUTE] = route
-        ready = max(
-            meta.get(_NOT_BEFORE, 0.0),
-            self.state.paused_until(route),
-            self.state.paused_until(account),
-        )
+        pause_end = max(self.state.paused_until(route), self.state.paused_until(account))
+        not_before = meta.get(_NOT_BEFORE, 0.0)
         if (
             self.config.slot_per_route
             and meta.get(_ASSIGNED)
@@ -216,10 +213,18 @@ class ProxyErrorsMiddleware:
             slot = f"{urlparse_cached(request).hostname}|{route}"
             meta["download_slot"] = meta[_SLOT] = slot
         self._remember_slot(request, route, account)
-        # Queue the request behind a paused download slot when there is one:
-        # unlike a sleep here, that leaves other slots flowing.
-        if ready > now and not self._pause_slot(request, ready):
-            await sleep(ready - now)
+        if pause_end > now:
+            # A paused route or account: queue the request behind its paused
+            # download slot, which (unlike a sleep here) leaves other slots
+            # flowing. Without a slot yet, this request waits by itself.
+            if self._pause_slot(request, pause_end):
+                not_before = not_before if not_before > pause_end else 0.0
+            else:
+                not_before = max(not_before, pause_end)
+        if not_before > now:
+            # A backoff belongs to this request alone: pausing its slot would
+            # hold back every other request of the route.
+            await sleep(not_before - now)
         return None
 
     def _assign(self, request: Request, now: float) -> None:

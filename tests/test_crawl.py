@@ -265,3 +265,32 @@ def test_addon_replaces_retry_middleware() -> Any:
     names = [type(m).__name__ for m in crawler.engine.downloader.middleware.middlewares]
     assert "ProxyErrorsMiddleware" in names
     assert "RetryMiddleware" not in names
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_retry_backoff_holds_back_only_its_own_request() -> Any:
+    with Emulator(provider="soax") as emu:
+        failed: list[Any] = []
+
+        def responder(record: Any) -> Reply | None:
+            if record.url.endswith("/page/0") and not failed:
+                failed.append(record)
+                return emu.error_reply("NODE_NOT_FOUND")  # retry, same route, backoff
+            return None
+
+        emu.set_responder(responder)
+        proxy = emu.proxy_url()
+        outcome = Outcome()
+        crawler = make_crawler({"PROXYERRORS_BACKOFF_BASE": 2.0, "PROXYERRORS_BACKOFF_MAX": 2.0,
+                                "CONCURRENT_REQUESTS": 2, "DOWNLOAD_DELAY": 0.05,
+                                "DOWNLOAD_DELAY_JITTER": 0})
+        yield crawler.crawl(requests=[(u, {"proxy": proxy}) for u in _urls(emu, 20)],
+                            outcome=outcome)
+        records = [r for r in emu.requests if r.kind == "plain"]
+    first = failed[0]
+    retried = [r for r in records if r.url == first.url and r.seq > first.seq]
+    others_meanwhile = [r for r in records if r.seq > first.seq and r.url != first.url
+                        and r.time < retried[0].time]
+    assert retried[0].time - first.time >= 1.0  # equal jitter: at least half of 2 s
+    assert len(others_meanwhile) >= 5, "the route's other requests kept flowing"
+    assert len(outcome.ok_urls) == 20
