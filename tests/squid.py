@@ -13,6 +13,18 @@ too, but linters then flag the test arguments as redefinitions)::
         host, port, user, password = squid_proxy
         url = squid_target.url("/status/503")   # as Squid sees the target
 
+For https:// URLs (CONNECT tunnels), :func:`squid_tls_target` is the same
+server behind TLS (a throwaway self-signed certificate; Scrapy does not verify
+it): ``squid_tls_target.url("/status/503")`` is an ``https://`` URL.
+
+What reached Squid is in its access log, one :class:`AccessEntry` per
+request (``squid_proxy.access_log()``); the fixture is shared by the whole
+session, so count the entries added since a mark::
+
+    mark = len(squid_proxy.access_log())
+    ...  # crawl
+    entries = squid_proxy.access_log(since=mark)
+
 or start a Squid of your own with extra configuration lines::
 
     with running_squid(extra_conf=["request_body_max_size 1 KB"]) as proxy:
@@ -28,7 +40,8 @@ So through it:
 - :data:`DENIED_HOST` (any port, plain or CONNECT): ``403``, ``ERR_ACCESS_DENIED 0``;
 - :data:`TARGET_HOST` on a port nobody listens on (:func:`refused_port`):
   ``503``, ``ERR_CONNECT_FAIL 111``;
-- :data:`TARGET_HOST` on :func:`squid_target`'s port: the target's own reply.
+- :data:`TARGET_HOST` on :func:`squid_target`'s port: the target's own reply;
+- CONNECT to any port is allowed (the configuration has no ``SSL_ports`` ACL).
 
 When Squid is not installed the fixtures skip, unless ``CI=true``: there the
 tests must run, so a missing Squid fails them (``.ci/install-system-deps``
@@ -63,6 +76,12 @@ TARGET_HOST = "target.test"
 DENIED_HOST = "denied.test"
 #: Longest wait for Squid to accept connections (a readiness deadline, not an assertion).
 START_TIMEOUT = 30.0
+#: Longest wait for access-log lines a test knows are coming (readiness, not an assertion).
+LOG_TIMEOUT = 5.0
+
+#: Work directory of each running Squid, by port: where its access log is.
+#: (SquidProxy is a tuple that unpacks as four values, so it cannot carry it.)
+_WORKDIRS: dict[int, Path] = {}
 
 _HELPER_DIRS = (
     "/usr/lib/squid",
@@ -96,16 +115,68 @@ class SquidProxy(NamedTuple):
         pair = f"{user or self.user}:{self.password if password is None else password}"
         return "Basic " + base64.b64encode(pair.encode()).decode()
 
+    def access_log(self, since: int = 0, at_least: int = 0) -> list[AccessEntry]:
+        """The requests this Squid logged, oldest first, from entry *since* on.
+
+        Squid writes a line when a transaction ends, unbuffered
+        (``buffered_logs`` is off by default), which can be a moment after
+        the client read the reply: with *at_least*, wait (up to
+        :data:`LOG_TIMEOUT`) until that many entries are there. Connections
+        that sent no request (the start-up readiness probes) are left out.
+        """
+        work = _WORKDIRS.get(self.port)
+        if work is None:
+            raise RuntimeError(f"no running Squid on port {self.port}")
+        deadline = time.monotonic() + LOG_TIMEOUT
+        while True:
+            try:
+                text = (work / "access.log").read_text(errors="replace")
+            except FileNotFoundError:
+                text = ""
+            parsed = (AccessEntry.parse(line) for line in text.splitlines())
+            entries = [e for e in parsed if e is not None][since:]
+            if len(entries) >= at_least or time.monotonic() >= deadline:
+                return entries
+            time.sleep(0.02)
+
+
+class AccessEntry(NamedTuple):
+    """One line of Squid's native access log, the fields tests need."""
+
+    #: Squid's result code: ``TCP_DENIED``, ``TCP_MISS``, ``TCP_TUNNEL``...
+    result: str
+    #: The status Squid answered (``407``, ``503``...; ``200`` for a tunnel).
+    status: int
+    method: str
+    #: The absolute URL, or ``host:port`` for CONNECT.
+    url: str
+
+    @classmethod
+    def parse(cls, line: str) -> AccessEntry | None:
+        """``time elapsed client result/status bytes method URL user hierarchy type``."""
+        fields = line.split()
+        if len(fields) < 7 or fields[5] == "-":
+            return None
+        result, _, status = fields[3].partition("/")
+        if not status.isdigit():
+            return None
+        return cls(result, int(status), fields[5], fields[6])
+
 
 class Target(NamedTuple):
-    """The tiny HTTP server behind Squid. ``GET /status/<n>`` answers status *n*."""
+    """The tiny HTTP server behind Squid. ``GET /status/<n>`` answers status *n*.
+
+    *scheme* is ``https`` for the TLS variant (:func:`running_target` with
+    ``tls=True``), which is reached through a CONNECT tunnel.
+    """
 
     port: int
     host: str = TARGET_HOST
+    scheme: str = "http"
 
     def url(self, path: str = "/") -> str:
         """The URL as Squid must be asked for it (by :data:`TARGET_HOST`)."""
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
 
 # ---------------------------------------------------------------- discovery
@@ -300,7 +371,11 @@ def running_squid(extra_conf: Sequence[str] = ()) -> Iterator[SquidProxy]:
                     break
                 time.sleep(0.05)
             if proc.poll() is None and _accepts("127.0.0.1", port):
-                yield SquidProxy("127.0.0.1", port, user, password)
+                _WORKDIRS[port] = work
+                try:
+                    yield SquidProxy("127.0.0.1", port, user, password)
+                finally:
+                    _WORKDIRS.pop(port, None)
                 return
             log = _tail(work / "cache.log") + "\n" + _tail(work / "squid.out")
             _stop(proc)
@@ -353,10 +428,18 @@ class _TargetHandler(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def running_target() -> Iterator[Target]:
-    """A tiny HTTP server on 127.0.0.1 (reach it through Squid as :data:`TARGET_HOST`)."""
+def running_target(tls: bool = False) -> Iterator[Target]:
+    """A tiny HTTP server on 127.0.0.1 (reach it through Squid as :data:`TARGET_HOST`).
+
+    With *tls* it speaks HTTPS with a fresh self-signed certificate.
+    """
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TargetHandler)
     server.daemon_threads = True
+    if tls:
+        from .tls import self_signed_cert, server_context  # needs cryptography
+
+        context = server_context(self_signed_cert(TARGET_HOST))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.05},
@@ -365,7 +448,7 @@ def running_target() -> Iterator[Target]:
     )
     thread.start()
     try:
-        yield Target(int(server.server_address[1]))
+        yield Target(int(server.server_address[1]), scheme="https" if tls else "http")
     finally:
         server.shutdown()
         server.server_close()
@@ -386,4 +469,11 @@ def squid_proxy() -> Iterator[SquidProxy]:
 def squid_target() -> Iterator[Target]:
     """The target server behind :func:`squid_proxy`."""
     with running_target() as target:
+        yield target
+
+
+@pytest.fixture(scope="session")
+def squid_tls_target() -> Iterator[Target]:
+    """The same target over TLS, for https:// URLs through CONNECT tunnels."""
+    with running_target(tls=True) as target:
         yield target
