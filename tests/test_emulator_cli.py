@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,7 +18,6 @@ from scrapy_proxyerrors.emulator.client import RawClient
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from scrapy_proxyerrors.emulator import Emulator
     from scrapy_proxyerrors.emulator.pytest_plugin import EmulatorFactory
@@ -154,3 +154,18 @@ def test_fixture_in_a_users_test_suite(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_the_docs_example_runs(tmp_path: Path) -> None:
+    """docs/emulator.md's copy-paste test passes as written, in a fresh pytest run."""
+    doc = (Path(__file__).parent.parent / "docs" / "emulator.md").read_text()
+    example = re.search(r"```python\n(import scrapy\n.*?)```", doc, re.DOTALL)
+    assert example, "the docs' first example is gone"
+    (tmp_path / "test_doc_example.py").write_text(example[1])
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--reactor=asyncio",
+         str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

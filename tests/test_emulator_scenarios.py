@@ -125,6 +125,38 @@ def test_flaky_is_deterministic_per_seed() -> None:
     assert run(3) != run(4)
 
 
+def test_flaky_faults_do_not_depend_on_arrival_order() -> None:
+    """Each URL meets the same faults whether requests come in order or all at once."""
+    urls = [f"/page/{i}" for i in range(30)]
+
+    def outcomes(emu: Emulator, order: list[str], threads: int) -> dict[str, list[int]]:
+        got: dict[str, list[int]] = {}
+        lock = threading.Lock()
+
+        def worker(paths: list[str]) -> None:
+            for path in paths:
+                status = call(emu, 1, path=path)[0].status
+                with lock:
+                    got.setdefault(path, []).append(status)
+
+        chunks = [order[i::threads] for i in range(threads)]
+        workers = [threading.Thread(target=worker, args=(c,)) for c in chunks]
+        for worker_thread in workers:
+            worker_thread.start()
+        for worker_thread in workers:
+            worker_thread.join()
+        return got
+
+    # Each URL once, then again: the second attempt at each URL has its own fate.
+    with Emulator("soax", "flaky", seed=5, rate=0.5) as emu:
+        sequential = outcomes(emu, urls + urls, threads=1)
+    with Emulator("soax", "flaky", seed=5, rate=0.5) as emu:
+        shuffled = outcomes(emu, urls[::-1], threads=8)
+        shuffled = {u: v + outcomes(emu, [u], 1)[u] for u, v in shuffled.items()}
+    assert shuffled == sequential
+    assert {s for v in sequential.values() for s in v} == {200, 502, 504}
+
+
 def test_flaky_rate_bounds_and_custom_codes() -> None:
     with Emulator("soax", "flaky", rate=0) as emu:
         assert statuses(call(emu, 20)) == [200] * 20

@@ -646,7 +646,8 @@ class Emulator:
             ticket.cleanups.append(release)
         code = self._validate(rec, msg)
         if code is None and self.scenario == "flaky":
-            code = self._dice.fault(params["rate"], params["codes"] or spec.transient)
+            code = self._dice.fault(_fault_key(rec), params["rate"],
+                                    params["codes"] or spec.transient)
         if code is None and self._sessions is not None and rec.session \
                 and not self._sessions.use(rec.session):
             code = self._scenario_code
@@ -980,6 +981,23 @@ class Emulator:
         data = {"request_id": request_id, "url": url, "status": fetched.status,
                 "body": fetched.body.decode("utf-8", "replace"), "credits_used": 1}
         return Reply(200, json_type, json.dumps(data).encode())
+
+
+def _fault_key(rec: RequestRecord) -> str:
+    """The URL a flaky fault is tied to, without loopback's ephemeral port,
+    so that a seed means the same faults on every run."""
+    url = rec.url
+    if rec.kind == "connect":
+        tunnel_host = url.rpartition(":")[0].strip("[]").lower()
+        return "CONNECT " + ("loopback" if tunnel_host in _LOOPBACK else url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return url
+    if host is None or host in _LOOPBACK:
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return url
 
 
 def _check_ip(text: str) -> str | None:

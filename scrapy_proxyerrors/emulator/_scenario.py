@@ -1,13 +1,14 @@
 """Scenarios: named fault patterns, with their parameters and their state.
 
 Every piece of state sits behind a lock, because each connection is served
-by its own thread; every random choice comes from one ``random.Random(seed)``
-drawn in arrival order, so a run is reproducible given its seed and the
-order in which requests arrive.
+by its own thread. Faults are a function of the seed and of each URL's
+attempt number, so a run is reproducible given its seed however concurrent
+requests interleave.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import threading
@@ -212,22 +213,31 @@ class Sessions:
 
 
 class Dice:
-    """A seeded random source shared by all threads."""
+    """Seeded randomness shared by all threads."""
 
     def __init__(self, seed: int | str) -> None:
+        self._seed = str(seed)
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._attempts: dict[str, int] = {}
 
-    def fault(self, rate: float, codes: tuple[str, ...]) -> str | None:
-        """One of *codes* with probability *rate*, else ``None``.
+    def fault(self, key: str, rate: float, codes: tuple[str, ...]) -> str | None:
+        """One of *codes* with probability *rate*, else ``None``, for *key*.
 
-        Both draws happen under one lock, so concurrent requests cannot
-        interleave them and the sequence depends on the seed alone.
+        The outcome is a hash of the seed, *key* (the request's URL) and how
+        many requests for that key came before, not a draw from a shared
+        sequence: a concurrent crawl interleaves requests differently on
+        every run, and each URL must still meet the same faults.
         """
         with self._lock:
-            if self._rng.random() >= rate:
-                return None
-            return codes[self._rng.randrange(len(codes))]
+            attempt = self._attempts.get(key, 0)
+            self._attempts[key] = attempt + 1
+        digest = hashlib.blake2b(
+            f"{self._seed}\0{key}\0{attempt}".encode(), digest_size=16
+        ).digest()
+        if int.from_bytes(digest[:8], "big") / 2**64 >= rate:
+            return None
+        return codes[int.from_bytes(digest[8:], "big") % len(codes)]
 
     def hex(self, digits: int) -> str:
         with self._lock:
