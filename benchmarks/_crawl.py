@@ -1,0 +1,97 @@
+"""Crawl components the benchmark runner loads by import path.
+
+Kept apart from :mod:`benchmarks.runner` (which runs as ``__main__``) so that
+Scrapy can load :class:`RoundRobinProxyMiddleware` by its dotted path without
+importing the runner twice.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+import scrapy
+from scrapy.http import Request
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
+
+#: Scrapy's own ``RetryMiddleware`` priority: the round-robin middleware runs
+#: before it on requests (so every retry is re-assigned) and before
+#: ``HttpProxyMiddleware`` (750), which turns the URL's credentials into a header.
+ROUND_ROBIN_PRIORITY = 540
+
+
+class RoundRobinProxyMiddleware:
+    """"Stock Scrapy" rotation: every request, retries included, gets the next
+    proxy of ``BENCH_ROUND_ROBIN_PROXIES``, in order, whatever happened before.
+
+    This is what a user without a rotation plugin writes in five lines.
+    """
+
+    def __init__(self, proxies: list[str]) -> None:
+        self._cycle: Iterator[str] = itertools.cycle(proxies)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RoundRobinProxyMiddleware:
+        return cls(crawler.settings.getlist("BENCH_ROUND_ROBIN_PROXIES"))
+
+    def process_request(self, request: Request) -> None:
+        request.meta["proxy"] = next(self._cycle)
+
+
+class BenchSpider(scrapy.Spider):
+    """Fetches a fixed URL list, or follows the target site's links.
+
+    *urls*: the start requests (one each, ``dont_filter``). *follow*: also
+    follow every ``ul.links`` link of each page (the duplicate filter keeps
+    one request per page). *proxy*: set as ``meta["proxy"]`` on every request
+    (``None``: leave proxies to the middlewares).
+    """
+
+    name = "bench"
+
+    def __init__(
+        self,
+        urls: list[str] | None = None,
+        follow: bool = False,
+        proxy: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.urls = list(urls or [])
+        self.follow = follow
+        self.proxy = proxy
+        self.ok = 0
+        self.failed = 0
+        self.ok_urls: list[str] = []
+
+    def _meta(self) -> dict[str, Any]:
+        return {"proxy": self.proxy} if self.proxy else {}
+
+    async def start(self) -> AsyncIterator[Request]:
+        for url in self.urls:
+            yield Request(
+                url,
+                meta=self._meta(),
+                callback=self.parse,
+                errback=self.errback,
+                dont_filter=not self.follow,
+            )
+
+    def parse(self, response: Response) -> Iterator[Request]:
+        self.ok += 1
+        self.ok_urls.append(response.url)
+        if not self.follow:
+            return
+        for href in response.css("ul.links a::attr(href)").getall():
+            yield response.follow(
+                href, meta=self._meta(), callback=self.parse, errback=self.errback
+            )
+
+    def errback(self, failure: Failure) -> None:
+        self.failed += 1
