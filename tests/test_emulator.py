@@ -454,6 +454,22 @@ def test_stop_leaves_no_threads_or_open_connections() -> None:
         client.close()
 
 
+def test_max_records_keeps_the_latest_and_counts_all() -> None:
+    with Emulator("generic", max_records=3) as emu:
+        for _ in range(4):
+            _get(emu, "secret")
+        # The latest answered: a proxied request is answered after its target's.
+        assert [r.seq for r in emu.requests] == [4, 6, 7]
+        assert emu.counters["total"] == 8
+
+
+def test_a_stopped_emulator_cannot_restart() -> None:
+    emu = Emulator("generic").start()
+    emu.stop()
+    with pytest.raises(RuntimeError, match="restarted"):
+        emu.start()
+
+
 def test_helodata_has_one_port_per_ip() -> None:
     with Emulator("helodata", ips=3) as emu:
         urls = emu.proxy_urls()

@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--user", default="user")
     parser.add_argument("--password", default="secret", help="the proxy password or API key")
+    parser.add_argument("--max-records", type=int, default=100_000,
+                        help="requests kept in memory (counters count all); default 100000")
     parser.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
                         help="a scenario parameter (repeatable); lists are comma-separated")
     return parser
@@ -97,13 +99,14 @@ def summary(emu: Emulator) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         emu = Emulator(
             args.provider, args.scenario, args.seed, user=args.user, password=args.password,
             port=args.port, target_port=args.target_port, tls_port=args.tls_port,
-            **_params(args.param, parser),
+            max_records=args.max_records, **_params(args.param, parser),
         )
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))

@@ -148,6 +148,8 @@ class Emulator:
     ``ratelimit``, ``concurrency``, ``sticky``, ``isp`` or ``auth_failed``;
     *params* are the scenario's parameters. *user* and *password* are the
     account's credentials (for APIs, *password* is the API key).
+    *max_records* keeps only the latest records (the counters count them
+    all), for long-running sessions; ``None`` keeps every record.
     """
 
     def __init__(
@@ -161,6 +163,7 @@ class Emulator:
         port: int = 0,
         target_port: int = 0,
         tls_port: int = 0,
+        max_records: int | None = None,
         **params: Any,
     ) -> None:
         if provider not in SPECS:
@@ -180,6 +183,7 @@ class Emulator:
         self._ids = Dice(f"{seed}:request-ids")
         self._lock = threading.Lock()
         self._records: dict[int, RequestRecord] = {}
+        self._max_records = max_records
         self._next = 0
         self._counts: Counter[tuple[str, Any]] = Counter()
         self._responder: Responder | None = None
@@ -246,6 +250,8 @@ class Emulator:
 
     def start(self) -> Emulator:
         """Bind the ports and serve from background threads; returns ``self``."""
+        if self._stopped:
+            raise RuntimeError("a stopped emulator cannot be restarted: make a new one")
         if self._started:
             return self
         self._started = True
@@ -471,6 +477,9 @@ class Emulator:
         done = replace(rec, status=reply.status, code=code)
         with self._lock:
             self._records[done.seq] = done
+            if self._max_records is not None and len(self._records) > self._max_records:
+                # Oldest answered first: dicts keep insertion order.
+                del self._records[next(iter(self._records))]
             self._counts[("total", None)] += 1
             self._counts[("by_kind", done.kind)] += 1
             self._counts[("by_route", done.route)] += 1

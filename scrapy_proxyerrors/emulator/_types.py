@@ -61,6 +61,7 @@ class Reply:
         return found
 
     def status_line(self) -> bytes:
+        """``HTTP/1.1 <status> <reason>\r\n``."""
         reason = self.reason if self.reason is not None else reason_phrase(self.status)
         return f"HTTP/1.1 {self.status} {reason}\r\n".encode("latin-1")
 

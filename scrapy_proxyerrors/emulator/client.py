@@ -33,15 +33,18 @@ class RawResponse:
     body: bytes
 
     def header(self, name: str) -> str | None:
+        """The value of header *name* (case-insensitive; repeats joined), or ``None``."""
         folded = name.lower()
         values = [v for k, v in self.headers if k.lower() == folded]
         return ", ".join(values) if values else None
 
     @property
     def header_names(self) -> list[str]:
+        """Header names as received, in order."""
         return [name for name, _ in self.headers]
 
     def header_dict(self) -> dict[str, str]:
+        """Headers by name as received (the last of repeated names wins)."""
         return {name: value for name, value in self.headers}
 
 
@@ -71,6 +74,7 @@ class RawClient:
         return client, headers
 
     def send(self, data: bytes) -> None:
+        """Send raw bytes (for malformed requests, or a request written by hand)."""
         self.sock.sendall(data)
 
     def request(self, method: str, target: str, headers: Mapping[str, str] | None = None,
@@ -92,6 +96,7 @@ class RawClient:
         return self.read_response(method)
 
     def read_response(self, method: str = "GET") -> RawResponse:
+        """Read one reply; *method* is the request's (``HEAD`` and ``CONNECT`` have no body)."""
         head = self._conn.read_head()
         if head is None:
             raise Closed("the server closed the connection")
@@ -124,6 +129,7 @@ class RawClient:
             return True
 
     def close(self) -> None:
+        """Close the connection (the emulator records it for a refused CONNECT)."""
         with contextlib.suppress(OSError):
             self.sock.close()
 
