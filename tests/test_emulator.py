@@ -374,6 +374,22 @@ def test_target_site() -> None:
         assert (echo["method"], echo["headers"]["X-A"], echo["body"]) == ("POST", "b", "hi")
 
 
+def test_expect_continue_through_the_proxy() -> None:
+    """The proxy answers 100 Continue itself and forwards the body, not the Expect."""
+    with Emulator("soax") as emu, RawClient("127.0.0.1", emu.ports["proxy"][0]) as client:
+        client.send(
+            f"POST {emu.target_url('/echo')} HTTP/1.1\r\nHost: x\r\n"
+            f"Proxy-Authorization: {basic_auth('user', 'secret')}\r\n"
+            "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n".encode()
+        )
+        assert client.read_response().status == 100
+        client.send(b"hi")
+        response = client.read_response("POST")
+        echo = json.loads(response.body)
+        assert (response.status, echo["body"]) == (200, "hi")
+        assert "Expect" not in echo["headers"]
+
+
 def test_any_host_is_served_by_the_local_target() -> None:
     """example.com through the proxy never leaves loopback."""
     with Emulator("generic") as emu:
@@ -420,6 +436,18 @@ def test_malformed_requests_get_400(data: bytes, caplog: pytest.LogCaptureFixtur
             assert client.closed_by_peer()
         assert emu.requests[-1].status == 400
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+@pytest.mark.parametrize("provider", ["soax", "chocodata"])
+@pytest.mark.parametrize("target", ["http://[::1/x", "http://host:99999/x", "http://h:port/"])
+def test_unparseable_urls_get_400(provider: str, target: str) -> None:
+    with Emulator(provider) as emu:
+        port = emu.ports["api"] or emu.ports["proxy"][0]
+        with RawClient("127.0.0.1", port) as client:
+            response = client.request("GET", target, {"Proxy-Authorization":
+                                                     basic_auth("user", "secret")})
+        assert response.status == 400
+        assert emu.requests[-1].status == 400
 
 
 def test_client_disconnects_are_quiet(caplog: pytest.LogCaptureFixture,

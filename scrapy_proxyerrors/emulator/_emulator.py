@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import SplitResult, parse_qs, quote, urlsplit
 
 from . import _site
 from ._http import (
@@ -597,8 +597,8 @@ class Emulator:
                        t0: float, close_after: bool) -> bool:
         method, target, _ = msg.start
         path = target
-        if "://" in target:
-            parts = urlsplit(target)
+        parts = _split(target) if "://" in target else None
+        if parts is not None:
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         rec = self._new_record(t0, f"127.0.0.1:{role.port}", "target", method, path, msg)
         # No responder here: it overrides the provider, and the site is not
@@ -681,7 +681,9 @@ class Emulator:
                 return "417"
             return self._validate_proxiesfo(rec.user or "")
         # API requests may come in absolute form: look at the parsed path.
-        parts = urlsplit(msg.start[1])
+        parts = _split(msg.start[1])
+        if parts is None:
+            return self._spec.bad_request
         if self.provider == "wxapros":
             match = re.fullmatch(r"/api/v1/vpn/ip/([^/]*)", parts.path)
             if match:
@@ -771,7 +773,8 @@ class Emulator:
         route = f"127.0.0.1:{role.port}" + (f"#{session}" if session else "")
         rec = self._new_record(t0, route, "connect" if connect else "plain", method, target,
                                msg, user, password, session)
-        if not connect and not target.lower().startswith(("http://", "https://")):
+        if not connect and (not target.lower().startswith(("http://", "https://"))
+                            or _split(target) is None):
             # An origin-form request: a client that forgot it talks to a proxy.
             reply = self._bad_request_reply(role, 400)
             self._finish(rec, reply, derive=True)
@@ -853,7 +856,8 @@ class Emulator:
             return None
         address = self._upstream_address(parts.hostname or "", port, False)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        dropped = HOP_BY_HOP | msg.tokens("Connection") | {"content-length"}
+        # Expect was answered here already: the body is in hand.
+        dropped = HOP_BY_HOP | msg.tokens("Connection") | {"content-length", "expect"}
         lines = [f"{method} {path} HTTP/1.1\r\n"]
         has_host = False
         for name, value in msg.headers:
@@ -878,11 +882,14 @@ class Emulator:
                 state.upstreams[address] = upstream
             try:
                 upstream.sock.sendall(data)
-                head = upstream.read_head()
-                if head is None:
-                    raise Closed("upstream closed")
-                response = parse_head(head, response=True)
-                status = int(response.start[1])
+                while True:
+                    head = upstream.read_head()
+                    if head is None:
+                        raise Closed("upstream closed")
+                    response = parse_head(head, response=True)
+                    status = int(response.start[1])
+                    if not 100 <= status < 200:
+                        break  # 1xx replies are interim: the real one follows
                 payload, spent = read_body(upstream, response, response_to=method,
                                            status=status)
             except (Closed, HTTPError, OSError):
@@ -937,7 +944,10 @@ class Emulator:
     def _handle_api(self, role: _Role, conn: Conn, state: _ConnState, msg: Message,
                     body: bytes, t0: float, close_after: bool) -> bool:
         method, target, _ = msg.start
-        parts = urlsplit(target)
+        parts = _split(target)
+        if parts is None:
+            self._malformed(conn, role, HTTPError(400, "bad request target"), msg)
+            return False
         query = parse_qs(parts.query)
         key = msg.get("X-API-Key") if self.provider == "wxapros" else None
         if key is None:
@@ -990,6 +1000,16 @@ class Emulator:
         data = {"request_id": request_id, "url": url, "status": fetched.status,
                 "body": fetched.body.decode("utf-8", "replace"), "credits_used": 1}
         return Reply(200, json_type, json.dumps(data).encode())
+
+
+def _split(url: str) -> SplitResult | None:
+    """``urlsplit``, or ``None`` for a URL it refuses (``http://[::1/``)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises on a bad port, like the hostname check
+    except ValueError:
+        return None
+    return parts
 
 
 def _fault_key(rec: RequestRecord) -> str:

@@ -169,8 +169,13 @@ class Listener:
                 if not self._registry.add_socket(sock):
                     return
             self._handler(sock)
-        except GONE:
-            pass
+        except (OSError, EOFError):
+            pass  # the peer went away, or stop() shut the socket
+        except ValueError:
+            # Also what a socket closed under us raises; otherwise a bug.
+            if not self._registry.closing.is_set():
+                logger.exception("emulator %s: unexpected error serving a connection",
+                                 self.name)
         except Exception:
             # A bug in the emulator, not the client: make it visible.
             logger.exception("emulator %s: unexpected error serving a connection", self.name)
