@@ -1,0 +1,513 @@
+"""The plugin's overhead: per response (microbenchmark) and on a whole crawl.
+
+``python -m benchmarks.overhead [--reps 5] [--pages 10000] [--skip-crawl]``
+
+1. Per response: ``ProxyErrorsMiddleware.process_request`` + ``process_response``
+   on hand-built ``Request``/``Response`` objects, for the success path and for
+   each action (retry, rotate, slowdown, drop, stop), against Scrapy's own
+   ``RetryMiddleware.process_response`` on the very same responses (it has no
+   ``process_request``), in one process. Best of ``--repeat`` runs.
+2. A full crawl of ``--pages`` pages of the emulator's target site through the
+   emulator's proxy ("ok" scenario: no errors), following every link, with the
+   plugin enabled (the add-on) and disabled (``ADDONS = {}``, stock
+   ``RetryMiddleware``), alternating, ``--reps`` crawls each, one subprocess
+   per crawl; medians of pages/second and of crawler CPU time per page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import statistics
+import timeit
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Spider
+from scrapy.core.downloader import Downloader, Slot
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.http import HtmlResponse, Request, Response
+from scrapy.http.headers import Headers
+from scrapy.utils.misc import build_from_crawler
+from scrapy.utils.reactor import install_reactor
+from scrapy.utils.test import get_crawler
+
+from benchmarks._common import machine, run_crawl, table, write_json
+from scrapy_proxyerrors import ProviderErrorDropped, ProxyErrorsMiddleware
+from scrapy_proxyerrors._routes import hostport
+from scrapy_proxyerrors.emulator import SPECS, Emulator
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+#: Issue targets.
+SUCCESS_OVERHEAD_TARGET_US = 5.0
+THROUGHPUT_TARGET_RATIO = 0.97
+
+_PROXY = "http://package-1-sessionid-bench:key@127.0.0.1:8000"
+_POOL = [f"http://user:key@127.0.0.1:{port}" for port in (8001, 8002, 8003)]
+_URL = "http://shop.example/page/1"
+_PAGE = b"<!DOCTYPE html><html><body>" + b"<p>x</p>" * 250 + b"</body></html>"
+
+
+# ----------------------------------------------------------------- microbench
+
+
+class _FakeDownloader:
+    """Just what the middleware touches: Scrapy's own slot-key function and
+    a slots table (pre-filled, as a running crawl's is)."""
+
+    DOWNLOAD_SLOT = Downloader.DOWNLOAD_SLOT
+    get_slot_key = Downloader.get_slot_key
+
+    def __init__(self) -> None:
+        self.ip_concurrency = 0
+        self.slots: dict[str, Slot] = {}
+
+
+class _FakeEngine:
+    def __init__(self) -> None:
+        self.downloader = _FakeDownloader()
+        self.closes = 0
+
+    def close_spider_async(self, reason: str) -> None:
+        # The stop path schedules this; counting it is all a benchmark needs.
+        self.closes += 1
+
+
+def _drive(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine that must not suspend (no pause pending) to its end."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise RuntimeError("process_request suspended: a pause was pending")
+
+
+def _reply(provider: str, code: str, **kw: Any) -> tuple[int, Headers, bytes]:
+    reply = SPECS[provider].reply(code, **kw)
+    return reply.status, Headers(reply.header_items()), reply.body
+
+
+#: name -> (settings, proxy in meta, reply, expected plugin outcome)
+PATHS: dict[str, tuple[dict[str, Any], str | None, tuple[int, Headers, bytes], str]] = {
+    "success (meta proxy)": (
+        {},
+        _PROXY,
+        (200, Headers({"Content-Type": "text/html", "Server": "nginx"}), _PAGE),
+        "response",
+    ),
+    "success (PROXYERRORS_PROXIES pool)": (
+        {"PROXYERRORS_PROXIES": _POOL},
+        None,
+        (200, Headers({"Content-Type": "text/html", "Server": "nginx"}), _PAGE),
+        "response",
+    ),
+    "retry (soax 502 NODE_NOT_FOUND)": ({}, _PROXY, _reply("soax", "NODE_NOT_FOUND"), "request"),
+    "rotate (soax 502 NODE_UNAVAILABLE, new session)": (
+        {},
+        _PROXY,
+        _reply("soax", "NODE_UNAVAILABLE"),
+        "request",
+    ),
+    "rotate (helodata 522, pool)": (
+        {"PROXYERRORS_PROXIES": _POOL},
+        None,
+        _reply("helodata", "upstream-timeout"),
+        "request",
+    ),
+    "slowdown (soax 429, Retry-After: 2)": (
+        {},
+        _PROXY,
+        _reply("soax", "RATE_LIMIT_EXCEEDED", retry_after=2),
+        "request",
+    ),
+    "drop (helodata 403 restricted-category)": (
+        {},
+        _PROXY,
+        _reply("helodata", "restricted-category-gambling"),
+        "dropped",
+    ),
+    "stop (soax 407 AUTH_FAILED)": ({}, _PROXY, _reply("soax", "AUTH_FAILED"), "request"),
+}
+
+
+def _crawler(settings: dict[str, Any]) -> Any:
+    crawler = get_crawler(Spider, {"LOG_LEVEL": "INFO", **settings})
+    crawler.spider = crawler._create_spider("bench")
+    crawler.engine = _FakeEngine()
+    return crawler
+
+
+def _request(proxy: str | None) -> Request:
+    request = Request(_URL, meta={"proxy": proxy} if proxy else {})
+    if proxy:
+        # HttpProxyMiddleware (750) has set this by the time a response comes back.
+        request.headers[b"Proxy-Authorization"] = b"Basic cGFja2FnZS0xLXNlc3Npb25pZC1iZW5jaDprZXk="
+    return request
+
+
+def _response(request: Request, reply: tuple[int, Headers, bytes]) -> Response:
+    status, headers, body = reply
+    cls = HtmlResponse if status == 200 else Response
+    return cls(request.url, status=status, headers=headers.copy(), body=body, request=request)
+
+
+def _plugin_call(name: str) -> tuple[Callable[[], None], Callable[[], str]]:
+    """A no-argument callable doing one request/response through the plugin,
+    and a check of what the last call returned."""
+    settings, proxy, reply, expected = PATHS[name]
+    crawler = _crawler(settings)
+    mw = build_from_crawler(ProxyErrorsMiddleware, crawler)
+    request = _request(proxy)
+    response = _response(request, reply)
+    last: list[str] = ["none"]
+    stop = name.startswith("stop")
+    rotate = name.startswith("rotate")
+    dropped = expected == "dropped"
+    process_request, process_response = mw.process_request, mw.process_response
+    state = mw.state
+
+    def call() -> None:
+        if stop:
+            mw.stopping = None  # each call is the crawl's first fatal error
+        elif rotate:
+            # Each call is a route's first failure. Without this the failure
+            # streak grows by one per call, and MemoryState.record_failure
+            # raises OverflowError (2.0 ** streak) at the 1,025th failure in
+            # a row of one route: a bug of its own, reported in the README.
+            route = request.meta.get("proxyerrors_route")
+            if route is not None:
+                state.record_success(route)
+        _drive(process_request(request))
+        if dropped:
+            try:
+                process_response(request, response)
+            except ProviderErrorDropped:
+                last[0] = "dropped"
+            return
+        out = process_response(request, response)
+        last[0] = "request" if isinstance(out, Request) else "response"
+
+    # Warm up once, then give every slot the middleware knows a real Slot
+    # object, as a running crawl has: pauses then queue behind the slot
+    # instead of suspending process_request.
+    call()
+    for keys in mw._slot_keys.values():
+        for key in keys:
+            crawler.engine.downloader.slots.setdefault(key, Slot(8, 0.0, 0.0))
+    return call, lambda: last[0]
+
+
+def _stock_call(name: str) -> tuple[Callable[[], None], Callable[[], str]]:
+    settings, proxy, reply, _ = PATHS[name]
+    crawler = _crawler(settings)
+    mw = build_from_crawler(RetryMiddleware, crawler)
+    request = _request(proxy or _POOL[0])
+    response = _response(request, reply)
+    last: list[str] = ["none"]
+    process_response = mw.process_response
+
+    def call() -> None:
+        out = process_response(request, response)
+        last[0] = "request" if isinstance(out, Request) else "response"
+
+    call()
+    return call, lambda: last[0]
+
+
+def _best_us(call: Callable[[], None], repeat: int, number: int) -> float:
+    return min(timeit.repeat(call, repeat=repeat, number=number)) / number * 1e6
+
+
+def micro(repeat: int = 7, number: int = 5_000) -> list[dict[str, Any]]:
+    """Per-response microseconds for every path, plugin and stock."""
+    rows = []
+    for name in PATHS:
+        plugin, plugin_last = _plugin_call(name)
+        stock, stock_last = _stock_call(name)
+        n = number if name.startswith("success") else max(1, number // 5)
+        plugin_us = _best_us(plugin, repeat, n)
+        stock_us = _best_us(stock, repeat, n)
+        expected = PATHS[name][3]
+        if plugin_last() != expected:
+            raise AssertionError(f"{name}: the plugin gave {plugin_last()}, expected {expected}")
+        rows.append(
+            {
+                "path": name,
+                "plugin_us": plugin_us,
+                "plugin_outcome": plugin_last(),
+                "stock_us": stock_us,
+                "stock_outcome": stock_last(),
+                "ratio": plugin_us / stock_us,
+                "delta_us": plugin_us - stock_us,
+                "calls": n,
+            }
+        )
+    return rows
+
+
+def breakdown(repeat: int = 7, number: int = 20_000) -> list[dict[str, Any]]:
+    """Where the success path's time goes, step by step (meta proxy case).
+
+    Each step of ``process_request`` and ``process_response`` is timed alone
+    on the same objects, calling the middleware's own (private) helpers in
+    the order the two methods call them. Private names change: a step whose
+    helper is gone is reported as ``None`` rather than failing the benchmark.
+    """
+    settings, proxy, reply, _ = PATHS["success (meta proxy)"]
+    crawler = _crawler(settings)
+    mw = build_from_crawler(ProxyErrorsMiddleware, crawler)
+    request = _request(proxy)
+    response = _response(request, reply)
+    _drive(mw.process_request(request))
+    assert proxy is not None
+    profile = mw._profile_for(request, proxy)
+    profiles = list(mw.config.profiles.values())
+    host = hostport(proxy).rpartition(":")[0]
+
+    async def empty() -> None:
+        return None
+
+    steps: list[tuple[str, str, Callable[[], object]]] = [
+        ("process_request", "async def: create + run the coroutine", lambda: _drive(empty())),
+        (
+            "process_request",
+            "_profile_for(): hostport(proxy) (urlsplit)",
+            lambda: hostport(proxy),
+        ),
+        (
+            "process_request",
+            f"_profile_for(): scan {len(profiles)} profiles' matches_proxy_host()",
+            lambda: [p for p in profiles if p.matches_proxy_host(host)],
+        ),
+        ("process_request", "_profile_for() in all", lambda: mw._profile_for(request, proxy)),
+        ("process_request", "_route() -> _credentials() (url_credentials)",
+         lambda: mw._credentials(request)),
+        ("process_request", "_route() in all (credentials + route_id)",
+         lambda: mw._route(request, profile)),
+        (
+            "process_request",
+            "state.paused_until() x2",
+            lambda: (mw.state.paused_until("a"), mw.state.paused_until("b")),
+        ),
+        ("process_request", "_remember_slot() (get_slot_key + sets)",
+         lambda: mw._remember_slot(request, "r", "a")),
+        ("process_request", "process_request() in all",
+         lambda: _drive(mw.process_request(request))),
+        ("process_response", "_profile_for() again", lambda: mw._profile_for(request, proxy)),
+        ("process_response", "_transport()", lambda: mw._transport(request, profile)),
+        (
+            "process_response",
+            "headers.get(X-RateLimit-Remaining)",
+            lambda: response.headers.get(b"X-RateLimit-Remaining"),
+        ),
+        ("process_response", "state.record_success()", lambda: mw.state.record_success("r")),
+        ("process_response", "_stock_retry_response()",
+         lambda: mw._stock_retry_response(request, response)),
+        ("process_response", "process_response() in all",
+         lambda: mw.process_response(request, response)),
+    ]
+    rows = []
+    for method, step, fn in steps:
+        try:
+            fn()
+        except AttributeError:
+            rows.append({"method": method, "step": step, "us": None})
+            continue
+        best = min(timeit.repeat(fn, repeat=repeat, number=number)) / number * 1e6
+        rows.append({"method": method, "step": step, "us": best})
+    return rows
+
+
+# ----------------------------------------------------------------- full crawl
+
+
+def _crawl_once(enabled: bool, pages: int) -> dict[str, Any]:
+    with Emulator("generic", "ok", pages=pages) as emu:
+        settings: dict[str, Any] = (
+            {"ADDONS": {"scrapy_proxyerrors.Addon": 0}} if enabled else {"ADDONS": {}}
+        )
+        spec = {
+            "spider": {
+                "urls": [emu.target_url("/page/1")],
+                "follow": True,
+                "proxy": emu.proxy_url(),
+            },
+            "settings": settings,
+        }
+        result = run_crawl(spec, timeout=600)
+        served = emu.counters["by_kind"].get("plain", 0)
+    return {
+        "enabled": enabled,
+        "pages": result["ok"],
+        "served_by_proxy": served,
+        "elapsed": result["elapsed"],
+        "cpu": result["cpu"],
+        "pages_per_s": result["ok"] / result["elapsed"],
+        "cpu_ms_per_page": result["cpu"] / max(1, result["ok"]) * 1e3,
+        "finish_reason": result["finish_reason"],
+    }
+
+
+def crawl(reps: int = 5, pages: int = 10_000, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Alternate enabled/disabled crawls (ABBA order, to cancel drift); medians."""
+    runs: list[dict[str, Any]] = []
+    for rep in range(reps):
+        order = (True, False) if rep % 2 == 0 else (False, True)
+        for enabled in order:
+            run = _crawl_once(enabled, pages)
+            runs.append(run)
+            log(
+                f"  crawl {len(runs)}/{2 * reps}: plugin {'on ' if enabled else 'off'} "
+                f"{run['pages']} pages in {run['elapsed']:.1f} s "
+                f"({run['pages_per_s']:.0f}/s, {run['cpu_ms_per_page']:.2f} ms CPU/page)"
+            )
+    summary = {}
+    for enabled in (True, False):
+        mine = [r for r in runs if r["enabled"] is enabled]
+        summary["enabled" if enabled else "disabled"] = {
+            "pages_per_s": statistics.median(r["pages_per_s"] for r in mine),
+            "cpu_ms_per_page": statistics.median(r["cpu_ms_per_page"] for r in mine),
+            "pages": statistics.median(r["pages"] for r in mine),
+        }
+    on, off = summary["enabled"], summary["disabled"]
+    return {
+        "reps": reps,
+        "pages": pages,
+        "runs": runs,
+        "summary": summary,
+        "throughput_ratio": on["pages_per_s"] / off["pages_per_s"],
+        "cpu_ratio": on["cpu_ms_per_page"] / off["cpu_ms_per_page"],
+    }
+
+
+# ----------------------------------------------------------------------- main
+
+
+def _quiet_logging() -> None:
+    """Log records are formatted and written, as in a crawl at LOG_LEVEL INFO,
+    but into a buffer that is thrown away, not onto the terminal."""
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+    class _Discard(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            handler.stream.seek(0)
+            handler.stream.truncate()
+            return True
+
+    handler.addFilter(_Discard())
+
+
+def run(
+    reps: int = 5,
+    pages: int = 10_000,
+    repeat: int = 7,
+    number: int = 5_000,
+    skip_crawl: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Both parts; the figures are also written to results/overhead.json."""
+    # call_later() (slot pauses) needs an event loop; nothing ever runs it here.
+    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+    _quiet_logging()
+    rows = micro(repeat, number)
+    success = rows[0]
+    data: dict[str, Any] = {
+        "benchmark": "overhead",
+        "machine": machine(),
+        "repeat": repeat,
+        "micro": rows,
+        "success_breakdown": breakdown(repeat),
+        "crawl": None if skip_crawl else crawl(reps, pages, log),
+    }
+    targets: dict[str, Any] = {
+        "success_overhead_us_max": SUCCESS_OVERHEAD_TARGET_US,
+        "success_plugin_us": success["plugin_us"],
+        "success_delta_us": success["delta_us"],
+        "success_met": success["delta_us"] < SUCCESS_OVERHEAD_TARGET_US,
+    }
+    if data["crawl"] is not None:
+        targets["throughput_ratio_min"] = THROUGHPUT_TARGET_RATIO
+        targets["throughput_ratio"] = data["crawl"]["throughput_ratio"]
+        targets["throughput_met"] = data["crawl"]["throughput_ratio"] >= THROUGHPUT_TARGET_RATIO
+    data["targets"] = targets
+    write_json("overhead.json", data)
+    return data
+
+
+def render(data: dict[str, Any]) -> str:
+    rows = [
+        [
+            r["path"],
+            r["plugin_us"],
+            r["plugin_outcome"],
+            r["stock_us"],
+            r["stock_outcome"],
+            r["delta_us"],
+            f"{r['ratio']:.1f}x",
+        ]
+        for r in data["micro"]
+    ]
+    out = [
+        f"Per response, microseconds (best of {data['repeat']}): plugin = process_request + "
+        "process_response; stock = RetryMiddleware.process_response",
+        table(
+            ["path", "plugin us", "plugin gives", "stock us", "stock gives", "+us", "ratio"],
+            rows,
+        ),
+    ]
+    t = data["targets"]
+    out.append(
+        f"success-path overhead: +{t['success_delta_us']:.2f} us over RetryMiddleware "
+        f"({t['success_plugin_us']:.2f} us in all; target < {t['success_overhead_us_max']:.0f} us"
+        f": {'met' if t['success_met'] else 'MISSED'})"
+    )
+    out += [
+        "",
+        "Success path (meta proxy), step by step, microseconds (each step timed alone)",
+        table(
+            ["method", "step", "us"],
+            [[b["method"], b["step"], "n/a" if b["us"] is None else b["us"]]
+             for b in data["success_breakdown"]],
+        ),
+    ]
+    c = data["crawl"]
+    if c is not None:
+        on, off = c["summary"]["enabled"], c["summary"]["disabled"]
+        out += [
+            "",
+            f"Full crawl, {c['pages']:,} pages through the emulator's proxy, medians of "
+            f"{c['reps']} crawls each (alternating)",
+            table(
+                ["plugin", "pages/s", "CPU ms/page"],
+                [
+                    ["enabled (Addon)", on["pages_per_s"], on["cpu_ms_per_page"]],
+                    ["disabled (ADDONS {})", off["pages_per_s"], off["cpu_ms_per_page"]],
+                ],
+            ),
+            f"throughput ratio {c['throughput_ratio']:.3f} (target >= "
+            f"{t['throughput_ratio_min']}: {'met' if t['throughput_met'] else 'MISSED'}); "
+            f"CPU per page ratio {c['cpu_ratio']:.3f}",
+        ]
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=5, help="crawls per configuration")
+    parser.add_argument("--pages", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=7, help="microbenchmark repeats")
+    parser.add_argument("--number", type=int, default=5_000, help="calls per repeat")
+    parser.add_argument("--skip-crawl", action="store_true")
+    args = parser.parse_args()
+    print(render(run(args.reps, args.pages, args.repeat, args.number, args.skip_crawl)))
+
+
+if __name__ == "__main__":
+    main()
