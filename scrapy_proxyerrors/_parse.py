@@ -167,8 +167,14 @@ def json_seconds(
         value = json_lookup(data, path)
         if isinstance(value, bool):
             continue
-        if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
-            return float(value)
+        if isinstance(value, (int, float)):
+            try:
+                number = float(value)
+            except OverflowError:
+                # An integer beyond any float (JSON allows it): garbage, like inf.
+                continue
+            if math.isfinite(number) and number >= 0:
+                return number
         if isinstance(value, str):
             number = _number(value)
             if number is not None and number >= 0:
