@@ -169,12 +169,12 @@ def json_seconds(
             continue
         if isinstance(value, (int, float)):
             try:
-                number = float(value)
+                seconds = float(value)
             except OverflowError:
                 # An integer beyond any float (JSON allows it): garbage, like inf.
                 continue
-            if math.isfinite(number) and number >= 0:
-                return number
+            if math.isfinite(seconds) and seconds >= 0:
+                return seconds
         if isinstance(value, str):
             number = _number(value)
             if number is not None and number >= 0:
