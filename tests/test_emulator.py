@@ -3,12 +3,16 @@ over the wire (plain and CONNECT), read back by the classifier."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scrapy_proxyerrors import Transport, classify
 from scrapy_proxyerrors.emulator import Emulator, Reply, RequestRecord
@@ -526,3 +530,42 @@ def test_bad_configuration_fails_early() -> None:
         Emulator("soax", "isp")
     with pytest.raises(RuntimeError, match="start"):
         Emulator("soax").proxy_url()
+
+
+_PIECES = [b"GET ", b"CONNECT ", b"POST ", b"http://", b"example.com", b"[::1]", b":443",
+           b"/page/1", b" HTTP/1.1", b" HTTP/1.0", b"\r\n", b"\n", b"\r\n\r\n", b"Host: x\r\n",
+           b"Content-Length: 5\r\n", b"Content-Length: -1\r\n", b"Transfer-Encoding: chunked\r\n",
+           b"5\r\nhello\r\n0\r\n\r\n", b"zz\r\n", b"Expect: 100-continue\r\n",
+           b"Proxy-Authorization: Basic dXNlcjpzZWNyZXQ=\r\n", b"Proxy-Authorization: Basic !\r\n",
+           b"Connection: close\r\n", b" folded\r\n", b":\r\n", b"\x00\xff"]
+
+
+@pytest.fixture(scope="module")
+def fuzz_targets() -> Iterator[list[Emulator]]:
+    started = [Emulator(name).start() for name in ("soax", "proxiesfo", "chocodata")]
+    yield started
+    for emu in started:
+        emu.stop()
+
+
+@given(data=st.lists(st.sampled_from(_PIECES), min_size=1, max_size=14).map(b"".join)
+       | st.binary(max_size=300))
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_garbage_never_breaks_the_server(data: bytes, fuzz_targets: list[Emulator],
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Whatever arrives, the emulator answers or closes, logs no error, keeps serving."""
+    for emu in fuzz_targets:
+        port = emu.ports["api"] or emu.ports["proxy"][0]
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock, \
+                contextlib.suppress(OSError):
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            while sock.recv(65536):
+                pass
+        assert emu.counters["errors"] == 0
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    emu = fuzz_targets[0]
+    client, auth = RawClient.for_url(emu.proxy_url())
+    with client:
+        assert client.request("GET", emu.target_url("/page/1"), auth).status == 200
