@@ -147,7 +147,7 @@ def _read_value(value: object) -> Mapping[Any, Any]:
         path = Path(value)
         try:
             text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: undecodable, or a NUL in the path
             raise _error(None, "file", str(path), f"cannot read it ({exc})") from None
         if path.suffix.lower() == ".toml":
             data = _parse_toml(text, path)
@@ -165,7 +165,7 @@ def _read_value(value: object) -> Mapping[Any, Any]:
 def _parse_json(text: str, where: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise _error(None, "json", where, f"invalid JSON ({exc})") from None
 
 
@@ -192,7 +192,7 @@ def _parse_toml(text: str, path: Path) -> Any:
         )
     try:
         return loads(text)
-    except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
+    except (ValueError, RecursionError) as exc:  # tomllib.TOMLDecodeError is a ValueError
         raise _error(None, "toml", str(path), f"invalid TOML ({exc})") from None
 
 
@@ -320,7 +320,7 @@ def _check_regex(pattern: str | None) -> None:
         return
     try:
         compiled = re.compile(pattern)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:  # a{4294967296}, deep nesting
         raise _Bad("code_regex", pattern, f"invalid regular expression ({exc})") from None
     if compiled.groups < 1:
         # The code is the first group; without one no code is ever found.
@@ -423,7 +423,10 @@ def _seconds(where: str, item: Mapping[Any, Any], key: str, *, allow_inf: bool) 
         return math.inf
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _Bad(f"{where}.{key}", value, "expected a number of seconds or null")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float: infinite for all purposes
+        number = math.inf
     if math.isnan(number) or number < 0 or (math.isinf(number) and not allow_inf):
         limit = "a number >= 0 or inf" if allow_inf else "a finite number >= 0"
         raise _Bad(f"{where}.{key}", value, f"expected {limit}")
