@@ -386,7 +386,7 @@ def _action_text(project: Project, action: Action, rule: Rule, profile: Profile)
         if rule.cooldown is not None and math.isinf(rule.cooldown):
             rest = "is retired for the rest of the crawl"
         elif rule.cooldown is not None:
-            rest = f"rests {_seconds(rule.cooldown)}"
+            rest = f"rests {_seconds(rule.cooldown)}, doubling on each failure in a row"
         else:
             rest = (
                 f"rests {_seconds(config.route_cooldown)} (PROXYERRORS_ROUTE_COOLDOWN), "
@@ -476,9 +476,11 @@ def explain(project: Project, provider: str, code: str) -> list[str]:
             f'PROXYERRORS_ACTIONS["{found[0]}"] = "{found[1].value}" (was {rule.action})',
         )
     else:
+        other = "retry" if rule.action is Action.DROP else "drop"
         lines += _field(
             "override",
-            f'none (e.g. PROXYERRORS_ACTIONS = {{"{provider}/{shown}": "drop"}} would change it)',
+            f'none (e.g. PROXYERRORS_ACTIONS = {{"{provider}/{shown}": "{other}"}} '
+            "would change it)",
         )
     lines += _field("does", _action_text(project, action, rule, profile))
     lines += _field("max wait", _max_wait_text(project, action, rule))
