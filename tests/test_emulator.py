@@ -346,6 +346,22 @@ def test_api_url_carries_the_key_first() -> None:
         assert client.request("GET", emu.api_url(path, key=False)).status == 401
 
 
+@pytest.mark.parametrize("reply", [
+    Reply(502, [("Content-Type", "application/json")], b"[" * 100_000 + b"]" * 100_000),
+    Reply(500, [("X-Note", "caf\u00e9 \u2603")], b"\xff\xfe{"),
+    Reply(503, {}, b'{"error": {"code": ["x"]}}', reason="Bad \u2603"),
+], ids=["deep-json", "non-latin1-header", "odd-shapes"])
+def test_hostile_responder_replies_are_sent_as_given(reply: Reply,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    with Emulator("chocodata") as emu:
+        emu.set_responder(lambda rec: reply)
+        with RawClient("127.0.0.1", emu.ports["api"]) as client:
+            response = client.request("GET", emu.api_url("/v1/product?id=1"))
+        assert (response.status, response.body) == (reply.status, reply.body)
+        assert emu.requests[-1].code is None  # no code can be read from it
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
 def test_responder_failure_is_a_500_not_a_hang(caplog: pytest.LogCaptureFixture) -> None:
     def broken(rec: RequestRecord) -> Reply | None:
         raise RuntimeError("boom")

@@ -359,7 +359,8 @@ class ProviderSpec:
         if self.name in ("wxapros", "chocodata"):
             try:
                 data = json.loads(reply.body)
-            except ValueError:
+            except (ValueError, RecursionError):
+                # A responder's hostile body (invalid, or nested thousands deep).
                 return None
             if not isinstance(data, dict):
                 return None

@@ -31,6 +31,15 @@ def reason_phrase(status: int) -> str:
         return EXTRA_REASONS.get(status, "Unknown")
 
 
+def _encode(line: str) -> bytes:
+    """Latin-1, HTTP's historical charset; UTF-8 for what it cannot carry, as
+    many servers send (tests may hand the emulator any text)."""
+    try:
+        return line.encode("latin-1")
+    except UnicodeEncodeError:
+        return line.encode("utf-8")
+
+
 @dataclass(frozen=True)
 class Reply:
     """One HTTP reply, as the emulator puts it on the wire.
@@ -63,7 +72,7 @@ class Reply:
     def status_line(self) -> bytes:
         """``HTTP/1.1 <status> <reason>\r\n``."""
         reason = self.reason if self.reason is not None else reason_phrase(self.status)
-        return f"HTTP/1.1 {self.status} {reason}\r\n".encode("latin-1")
+        return _encode(f"HTTP/1.1 {self.status} {reason}\r\n")
 
     def wire(self, *, head_only: bool = False, tunnel: bool = False,
              close: bool = False) -> bytes:
@@ -77,7 +86,7 @@ class Reply:
         for name, value in self.header_items():
             if name.lower() == "content-length":
                 has_length = True
-            lines.append(f"{name}: {value}\r\n".encode("latin-1"))
+            lines.append(_encode(f"{name}: {value}\r\n"))
         if not has_length and not tunnel and self.status not in (204, 304) and \
                 self.status >= 200:
             lines.append(b"Content-Length: %d\r\n" % len(self.body))
