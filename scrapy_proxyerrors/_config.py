@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,8 @@ def _seconds(settings: BaseSettings, name: str, *, allow_inf: bool = False) -> f
     raw = _get(settings, name)
     try:
         value = float(raw)
+    except OverflowError:  # an integer too large for a float
+        value = math.inf
     except (TypeError, ValueError):
         raise _bad(name, raw, "expected a number of seconds") from None
     if math.isnan(value) or value < 0 or (math.isinf(value) and not allow_inf):
@@ -60,11 +63,39 @@ def _seconds(settings: BaseSettings, name: str, *, allow_inf: bool = False) -> f
 
 
 def _bool(settings: BaseSettings, name: str) -> bool:
-    raw = _get(settings, name)
+    default = DEFAULTS.get(name, False)
+    raw = settings.get(name, default)
     try:
-        return settings.getbool(name, DEFAULTS[name])
-    except ValueError:
+        return settings.getbool(name, default)
+    except (TypeError, ValueError, OverflowError):
         raise _bad(name, raw, "expected True or False") from None
+
+
+def _int(settings: BaseSettings, name: str) -> int:
+    """An integer setting of Scrapy's own (``RETRY_TIMES``...), named when bad."""
+    raw = settings.get(name)
+    try:
+        return settings.getint(name)
+    except (TypeError, ValueError, OverflowError):
+        raise _bad(name, raw, "expected an integer") from None
+
+
+def _list(settings: BaseSettings, name: str) -> list[Any]:
+    raw = settings.get(name)
+    try:
+        return settings.getlist(name)
+    except (TypeError, ValueError):
+        raise _bad(name, raw, "expected a list") from None
+
+
+def _log_level(settings: BaseSettings, name: str) -> Any:
+    """A level ``get_retry_request`` accepts; checked now, not at the first give-up."""
+    raw = settings.get(name, "ERROR")
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise _bad(name, raw, "expected a logging level name or number")
+    if isinstance(raw, str) and not isinstance(logging.getLevelName(raw), int):
+        raise _bad(name, raw, "unknown logging level; e.g. ERROR, WARNING, INFO, DEBUG")
+    return raw
 
 
 def parse_proxy_url(setting: str, url: object) -> str:
@@ -87,6 +118,34 @@ def parse_proxy_url(setting: str, url: object) -> str:
     return url
 
 
+def _status(value: object) -> int | None:
+    """*value* as an HTTP status (an integer, or its digits as text), else ``None``."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 100 <= value <= 999 else None
+
+
+def _check_connect_body_timeout(settings: BaseSettings) -> None:
+    """The HTTPS handler's setting, checked before the crawl starts too.
+
+    Scrapy builds download handlers lazily and turns their NotConfigured into
+    "unsupported scheme" for every https request of the crawl: a bad value
+    must stop the crawl here instead.
+    """
+    name = "PROXYERRORS_CONNECT_BODY_TIMEOUT"
+    raw = settings.get(name, 2.0)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError, OverflowError):
+        value = math.nan
+    if not value > 0:
+        raise _bad(name, raw, "expected a number of seconds above 0")
+
+
 def _proxies(settings: BaseSettings) -> tuple[str, ...]:
     name = "PROXYERRORS_PROXIES"
     raw = _get(settings, name)
@@ -96,7 +155,7 @@ def _proxies(settings: BaseSettings) -> tuple[str, ...]:
         path = Path(raw)
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: undecodable, or a NUL in the path
             raise _bad(
                 name, str(raw), f"cannot read the proxy file ({exc.__class__.__name__})"
             ) from None
@@ -115,7 +174,10 @@ def _proxies(settings: BaseSettings) -> tuple[str, ...]:
 
 def _actions(settings: BaseSettings, profiles: Mapping[str, Profile]) -> dict[str, Action]:
     name = "PROXYERRORS_ACTIONS"
-    raw = settings.getdict(name) if settings.get(name) else {}
+    try:
+        raw = settings.getdict(name) if settings.get(name) else {}
+    except (TypeError, ValueError):
+        raise _bad(name, settings.get(name), "expected a dict (or a JSON object)") from None
     actions: dict[str, Action] = {}
     for key, value in raw.items():
         provider, sep, code = str(key).partition("/")
@@ -182,7 +244,7 @@ class Config:
         """Read and validate; raise ``NotConfigured`` naming the bad setting."""
         profiles = load_profiles(settings)
         provider = _get(settings, "PROXYERRORS_PROVIDER") or None
-        if provider is not None and provider not in profiles:
+        if provider is not None and (not isinstance(provider, str) or provider not in profiles):
             raise _bad(
                 "PROXYERRORS_PROVIDER",
                 provider,
@@ -190,11 +252,11 @@ class Config:
             )
         raw_retries = _get(settings, "PROXYERRORS_MAX_RETRIES")
         if raw_retries is None:
-            max_retries = settings.getint("RETRY_TIMES")
+            max_retries = _int(settings, "RETRY_TIMES")
         else:
             try:
                 max_retries = int(raw_retries)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise _bad("PROXYERRORS_MAX_RETRIES", raw_retries, "expected an integer") from None
             if max_retries < 0 or (isinstance(raw_retries, float) and raw_retries != max_retries):
                 raise _bad("PROXYERRORS_MAX_RETRIES", raw_retries, "expected an integer >= 0")
@@ -212,18 +274,23 @@ class Config:
         if not isinstance(state_cls, type):
             raise _bad("PROXYERRORS_STATE", state_path, "expected a class (import path)")
         codes: set[int] = set()
-        for code in settings.getlist("RETRY_HTTP_CODES"):
-            try:
-                codes.add(int(code))
-            except (TypeError, ValueError):
-                raise _bad("RETRY_HTTP_CODES", code, "expected HTTP status integers") from None
+        for code in _list(settings, "RETRY_HTTP_CODES"):
+            number = _status(code)
+            if number is None:
+                raise _bad("RETRY_HTTP_CODES", code, "expected HTTP statuses (100-999)")
+            codes.add(number)
         exceptions: list[type[BaseException]] = []
-        for path in settings.getlist("RETRY_EXCEPTIONS"):
+        for path in _list(settings, "RETRY_EXCEPTIONS"):
             try:
-                exceptions.append(load_object(path) if isinstance(path, str) else path)
+                loaded = load_object(path) if isinstance(path, str) else path
             except (ImportError, AttributeError, NameError, ValueError) as exc:
                 raise _bad("RETRY_EXCEPTIONS", path, f"cannot load it ({exc})") from None
+            # Checked now: a non-class would break isinstance() on every failure.
+            if not isinstance(loaded, type) or not issubclass(loaded, BaseException):
+                raise _bad("RETRY_EXCEPTIONS", path, "expected exception classes")
+            exceptions.append(loaded)
         report = _get(settings, "PROXYERRORS_REPORT_FILE")
+        _check_connect_body_timeout(settings)
         return cls(
             profiles=profiles,
             provider=provider,
@@ -236,10 +303,10 @@ class Config:
             route_cooldown=_seconds(settings, "PROXYERRORS_ROUTE_COOLDOWN"),
             slot_per_route=_bool(settings, "PROXYERRORS_SLOT_PER_ROUTE"),
             state_cls=state_cls,
-            retry_enabled=settings.getbool("RETRY_ENABLED"),
+            retry_enabled=_bool(settings, "RETRY_ENABLED"),
             retry_http_codes=frozenset(codes),
             retry_exceptions=tuple(exceptions),
-            priority_adjust=settings.getint("RETRY_PRIORITY_ADJUST"),
-            give_up_log_level=settings.get("RETRY_GIVE_UP_LOG_LEVEL", "ERROR"),
+            priority_adjust=_int(settings, "RETRY_PRIORITY_ADJUST"),
+            give_up_log_level=_log_level(settings, "RETRY_GIVE_UP_LOG_LEVEL"),
             report_file=str(report) if report else None,
         )
