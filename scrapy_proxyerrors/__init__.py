@@ -8,7 +8,7 @@ from ._profile import Profile, Rule
 from ._state import MemoryState, RouteState
 from ._vocabulary import Action, Category, Scope, Transport
 from .addon import Addon
-from .exceptions import ProviderErrorDropped, ProxyTunnelError
+from .exceptions import BadSettingError, ProviderErrorDropped, ProxyTunnelError
 from .middleware import ProxyErrorsMiddleware
 from .profiles import BUILTIN_PROFILES
 
@@ -18,6 +18,7 @@ __all__ = [
     "BUILTIN_PROFILES",
     "Action",
     "Addon",
+    "BadSettingError",
     "Category",
     "MemoryState",
     "Profile",

@@ -12,6 +12,16 @@ if TYPE_CHECKING:
     from ._classifier import ProviderError
 
 
+class BadSettingError(ValueError):
+    """A setting has a bad value: the crawl does not start.
+
+    The message names the setting and the value (proxy credentials hidden).
+    Deliberately not :class:`~scrapy.exceptions.NotConfigured`: Scrapy's
+    middleware manager takes that to mean "disable this component", logs a
+    warning and runs the crawl *without* the plugin.
+    """
+
+
 class ProviderErrorDropped(IgnoreRequest):
     """A request dropped because the provider said it can never succeed.
 

@@ -40,7 +40,7 @@ from ._routes import (
 from ._state import RouteState
 from ._tunnel import connect_reply
 from ._vocabulary import Action, Category, Scope, Transport
-from .exceptions import ProviderErrorDropped
+from .exceptions import BadSettingError, ProviderErrorDropped
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -72,13 +72,23 @@ class ProxyErrorsMiddleware:
 
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
-        if not settings.getbool("PROXYERRORS_ENABLED", True):
+        try:
+            enabled = settings.getbool("PROXYERRORS_ENABLED", True)
+        except (TypeError, ValueError):
+            raw = settings.get("PROXYERRORS_ENABLED")
+            raise BadSettingError(f"PROXYERRORS_ENABLED={raw!r}: expected True or False") from None
+        if not enabled:
             raise NotConfigured("PROXYERRORS_ENABLED is False")
         self.crawler = crawler
-        self.config = Config.from_settings(settings)
+        try:
+            self.config = Config.from_settings(settings)
+            self.state: RouteState = self._build_state(crawler)
+        except NotConfigured as exc:
+            # Scrapy's middleware manager would take NotConfigured as "disable
+            # me" and run the crawl without the plugin: a bad value must stop it.
+            raise BadSettingError(str(exc)) from None
         assert crawler.stats is not None
         self.stats = crawler.stats
-        self.state: RouteState = self._build_state(crawler)
         self.pool: ProxyPool | None = (
             ProxyPool(self.config.proxies, self._session_param_for_url)
             if self.config.proxies
@@ -101,7 +111,12 @@ class ProxyErrorsMiddleware:
 
     def _build_state(self, crawler: Crawler) -> RouteState:
         cls = self.config.state_cls
-        state = build_from_crawler(cls, crawler) if hasattr(cls, "from_crawler") else cls()
+        try:
+            state = build_from_crawler(cls, crawler) if hasattr(cls, "from_crawler") else cls()
+        except TypeError as exc:  # e.g. a constructor that needs arguments
+            raise NotConfigured(
+                f"PROXYERRORS_STATE={cls.__module__}.{cls.__qualname__}: cannot build it ({exc})"
+            ) from None
         if not isinstance(state, RouteState):
             raise NotConfigured(
                 f"PROXYERRORS_STATE={cls.__module__}.{cls.__qualname__}: "
