@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from scrapy.utils.url import strip_url
 
+from ._routes import basic_credentials
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from scrapy.http.headers import Headers
 
 _MASK = "***"
 # user:password@ in any URL-looking text, and api_key=... style parameters.
@@ -19,6 +23,11 @@ _KEY_PARAM = re.compile(
     r"[^&\s'\"]+",
     re.I,
 )
+#: Query parameter names whose values are secrets (the names _KEY_PARAM masks).
+_KEY_NAME = re.compile(r"(?:api[_-]?key|apikey|key|token|access[_-]?token|password|passwd|secret)$",
+                       re.I)
+#: Request headers whose values are secrets.
+SECRET_HEADERS = ("X-API-Key", "Authorization")
 
 
 def redact_url(url: str) -> str:
@@ -41,3 +50,32 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
             if decoded != secret:
                 text = text.replace(decoded, _MASK)
     return text
+
+
+def request_secrets(url: str, headers: Headers) -> list[str]:
+    """The secrets a request carries: key-like query values (``api_key=``) and
+    the values of key headers (``X-API-Key``, ``Authorization``).
+
+    Providers sometimes echo them (``Invalid API key abc123``); knowing them
+    lets :func:`redact_text` mask them wherever they turn up.
+    """
+    found: list[str] = []
+    try:
+        query = urlsplit(url).query
+    except ValueError:
+        query = ""
+    for name, value in parse_qsl(query):
+        if _KEY_NAME.search(name):
+            found.append(value)
+    for name in SECRET_HEADERS:
+        raw = headers.get(name)
+        if not raw:
+            continue
+        creds = basic_credentials(raw)
+        if creds is not None:
+            found.append(creds.password)
+            continue
+        text = raw.decode("latin-1").strip()
+        scheme, sep, token = text.partition(" ")
+        found.append(token.strip() if sep and scheme.lower() in ("bearer", "token") else text)
+    return [secret for secret in found if len(secret) >= 4]

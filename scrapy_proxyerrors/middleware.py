@@ -8,6 +8,7 @@ backoff and ``Retry-After`` handling as provider errors.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -25,7 +26,7 @@ from ._classifier import ProviderError, classify, rate_limit_wait
 from ._config import Config
 from ._parse import header_text, parse_retry_after
 from ._policy import backoff, decide
-from ._redact import redact_text
+from ._redact import redact_text, request_secrets
 from ._routes import (
     Credentials,
     ProxyPool,
@@ -43,6 +44,8 @@ from ._vocabulary import Action, Category, Scope, Transport
 from .exceptions import BadSettingError, ProviderErrorDropped
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
@@ -181,9 +184,27 @@ class ProxyErrorsMiddleware:
         creds = url_credentials(proxy) if proxy else None
         if creds is None:
             creds = basic_credentials(request.headers.get(b"Proxy-Authorization"))
-        if creds is not None and len(self._secrets) < _SECRETS_MAX:
-            self._secrets.add(creds.password)
+        if creds is not None:
+            self._keep_secrets((creds.password,))
         return creds
+
+    def _keep_secrets(self, secrets: Iterable[str]) -> None:
+        for secret in secrets:
+            if secret and secret not in self._secrets and len(self._secrets) < _SECRETS_MAX:
+                self._secrets.add(secret)
+
+    def _scrub(self, request: Request, error: ProviderError) -> ProviderError:
+        """*error* with the request's secrets masked in what the provider said.
+
+        Providers echo keys (``Key abc123 was revoked``); the detail is logged,
+        kept in meta and handed to errbacks, so it is masked first.
+        """
+        self._keep_secrets(request_secrets(request.url, request.headers))
+        detail = redact_text(error.detail, self._secrets) if error.detail else error.detail
+        rid = redact_text(error.request_id, self._secrets) if error.request_id else error.request_id
+        if (detail, rid) == (error.detail, error.request_id):
+            return error
+        return dataclasses.replace(error, detail=detail, request_id=rid)
 
     def _route(self, request: Request, profile: Profile | None) -> tuple[str, str]:
         """(route, account) of a request: what pauses and cooldowns apply to."""
@@ -389,6 +410,7 @@ class ProxyErrorsMiddleware:
 
     def _act(self, request: Request, error: ProviderError) -> Request | None:
         """Apply the decision for *error*; ``None`` hands the reply on."""
+        error = self._scrub(request, error)
         stats = self.stats
         stats.inc_value(S.error_key(error.provider, error.code))
         stats.inc_value(S.stat_key("category", error.category))
