@@ -39,9 +39,9 @@ from ._routes import (
     with_new_session,
 )
 from ._state import RouteState
-from ._tunnel import connect_reply
+from ._tunnel import ConnectReply, connect_reply, redacted_message
 from ._vocabulary import Action, Category, Scope, Transport
-from .exceptions import BadSettingError, ProviderErrorDropped
+from .exceptions import BadSettingError, ProviderErrorDropped, ProxyTunnelError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -397,7 +397,14 @@ class ProxyErrorsMiddleware:
                 )
                 if error is not None:
                     self._learn(proxy, error)
-                    return self._act(request, error)
+                    result = self._act(request, error)
+                    if result is None:
+                        clean = self._without_credentials(exception, reply)
+                        if clean is not None:
+                            # "from": the original (with credentials) stays
+                            # out of tracebacks.
+                            raise clean from clean.__cause__
+                    return result
         if (
             self.config.retry_enabled
             and isinstance(exception, self.config.retry_exceptions)
@@ -405,6 +412,33 @@ class ProxyErrorsMiddleware:
         ):
             return self._plain_retry(request, exception, None)
         return None
+
+    def _without_credentials(self, exception: Exception, reply: ConnectReply) -> Exception | None:
+        """A copy of *exception* whose message no longer holds proxy credentials.
+
+        Scrapy's aiohttp handler puts the proxy URL *with* ``user:password`` in
+        its error; handed on as it is, it reaches errbacks and Scrapy's "Error
+        downloading" line. The copy has the same type and the masked message;
+        its cause is a ProxyTunnelError with the proxy's reply, so that
+        connect_reply() still finds it. ``None`` when there is nothing to mask.
+        """
+        try:
+            text = str(exception)
+        except Exception:
+            return None
+        clean = redact_text(redacted_message(exception), self._secrets)
+        if clean == text:
+            return None
+        tunnel = ProxyTunnelError(
+            reply.proxy, reply.status, reply.reason.encode("latin-1", "replace"),
+            reply.headers, reply.body,
+        )
+        try:
+            copy = type(exception)(clean)
+        except Exception:  # a constructor that wants other arguments
+            return tunnel
+        copy.__cause__ = tunnel
+        return copy
 
     # ------------------------------------------------------------------- actions
 
