@@ -56,11 +56,20 @@ def run_crawl(spec: dict[str, Any], timeout: float = 300.0) -> dict[str, Any]:
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, cwd=ROOT, check=False,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
     return {
         "python": platform.python_version(),
         "scrapy": scrapy.__version__,
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
+        "commit": commit or None,
+        "load_average": os.getloadavg()[0],
     }
 
 
