@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._classifier import ProviderError, classify, rate_limit_wait, select_profile
 from ._parse import RateLimit, parse_rate_limit, parse_retry_after
 from ._profile import Profile, Rule
+from ._redact import RedactingFilter
 from ._state import MemoryState, RouteState
 from ._vocabulary import Action, Category, Scope, Transport
 from .addon import Addon
@@ -27,6 +28,7 @@ __all__ = [
     "ProxyErrorsMiddleware",
     "ProxyTunnelError",
     "RateLimit",
+    "RedactingFilter",
     "RouteState",
     "Rule",
     "Scope",

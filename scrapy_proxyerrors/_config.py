@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "PROXYERRORS_SLOT_PER_ROUTE": True,
     "PROXYERRORS_STATE": "scrapy_proxyerrors.MemoryState",
     "PROXYERRORS_REPORT_FILE": None,
+    "PROXYERRORS_REDACT_LOGS": True,
 }
 
 
@@ -238,6 +239,7 @@ class Config:
     priority_adjust: int = -1
     give_up_log_level: Any = "ERROR"
     report_file: str | None = None
+    redact_logs: bool = True
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Config:
@@ -309,4 +311,5 @@ class Config:
             priority_adjust=_int(settings, "RETRY_PRIORITY_ADJUST"),
             give_up_log_level=_log_level(settings, "RETRY_GIVE_UP_LOG_LEVEL"),
             report_file=str(report) if report else None,
+            redact_logs=_bool(settings, "PROXYERRORS_REDACT_LOGS"),
         )

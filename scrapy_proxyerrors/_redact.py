@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -11,7 +12,7 @@ from scrapy.utils.url import strip_url
 from ._routes import basic_credentials
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Collection, Iterable
 
     from scrapy.http.headers import Headers
 
@@ -79,3 +80,85 @@ def request_secrets(url: str, headers: Headers) -> list[str]:
         scheme, sep, token = text.partition(" ")
         found.append(token.strip() if sep and scheme.lower() in ("bearer", "token") else text)
     return [secret for secret in found if len(secret) >= 4]
+
+
+# ----------------------------------------------------------------- logging
+
+#: The plugin's own loggers: always filtered.
+PLUGIN_LOGGERS = (
+    "scrapy_proxyerrors.middleware",
+    "scrapy_proxyerrors.handler",
+    "scrapy_proxyerrors.report",
+)
+#: Scrapy's loggers that print requests, so URLs with ``api_key=...``
+#: (``Crawled (200) <GET ...>``, ``Retrying``, ``Error downloading``...):
+#: filtered unless ``PROXYERRORS_REDACT_LOGS = False``.
+SCRAPY_REQUEST_LOGGERS = (
+    "scrapy.core.engine",
+    "scrapy.core.scraper",
+    "scrapy.core.scheduler",
+    "scrapy.core.downloader.handlers.http11",
+    "scrapy.utils._download_handlers",
+    "scrapy.downloadermiddlewares.retry",
+    "scrapy.downloadermiddlewares.redirect",
+    "scrapy.downloadermiddlewares.offsite",
+    "scrapy.downloadermiddlewares.robotstxt",
+    "scrapy.downloadermiddlewares.cookies",
+    "scrapy.spidermiddlewares.httperror",
+    "scrapy.spidermiddlewares.urllength",
+    "scrapy.spidermiddlewares.depth",
+    "scrapy.dupefilters",
+)
+_KNOWN_MAX = 1_000
+_known: tuple[str, ...] = ()
+
+
+def remember(secrets: Iterable[str]) -> None:
+    """Add secrets (proxy passwords, API keys) that every RedactingFilter masks.
+
+    Process-wide and bounded: a filter on a shared logger cannot know which
+    crawl a record comes from. Kept as a tuple, replaced whole, so a filter
+    never iterates over a collection that changes under it.
+    """
+    global _known
+    new = [s for s in secrets if len(s) >= 4 and s not in _known]
+    if new and len(_known) < _KNOWN_MAX:
+        _known = (*_known, *dict.fromkeys(new))[:_KNOWN_MAX]
+
+
+class RedactingFilter(logging.Filter):
+    """A :class:`logging.Filter` that masks secrets in records, never drops them.
+
+    The message (with its arguments merged) and the traceback text lose
+    ``user:password@`` in URLs, key-like query values (``api_key=***``) and
+    every known secret: *secrets*, or those given to :func:`remember`.
+    """
+
+    def __init__(self, secrets: Collection[str] | None = None) -> None:
+        super().__init__()
+        self._secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = _known if self._secrets is None else tuple(self._secrets)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging system's to report
+            return True
+        clean = redact_text(message, secrets)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            clean = redact_text(text, secrets)
+            if clean != text:
+                # Formatters print exc_text when there is no exc_info.
+                record.exc_info, record.exc_text = None, clean
+        return True
+
+
+def install_filters(names: Iterable[str]) -> None:
+    """Put one RedactingFilter on each named logger (once per process)."""
+    for name in names:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in target.filters):
+            target.addFilter(RedactingFilter())

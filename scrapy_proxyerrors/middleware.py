@@ -26,7 +26,14 @@ from ._classifier import ProviderError, classify, rate_limit_wait
 from ._config import Config
 from ._parse import header_text, parse_retry_after
 from ._policy import backoff, decide
-from ._redact import redact_text, request_secrets
+from ._redact import (
+    PLUGIN_LOGGERS,
+    SCRAPY_REQUEST_LOGGERS,
+    install_filters,
+    redact_text,
+    remember,
+    request_secrets,
+)
 from ._routes import (
     Credentials,
     ProxyPool,
@@ -106,7 +113,12 @@ class ProxyErrorsMiddleware:
         for proxy in self.config.proxies:
             creds = url_credentials(proxy)
             if creds:
-                self._secrets.add(creds.password)
+                self._keep_secrets((creds.password,))
+        # Everything the plugin logs is masked; Scrapy's own request lines
+        # (URLs with api_key=...) too, unless PROXYERRORS_REDACT_LOGS is off.
+        install_filters(PLUGIN_LOGGERS)
+        if self.config.redact_logs:
+            install_filters(SCRAPY_REQUEST_LOGGERS)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ProxyErrorsMiddleware:
@@ -189,9 +201,12 @@ class ProxyErrorsMiddleware:
         return creds
 
     def _keep_secrets(self, secrets: Iterable[str]) -> None:
-        for secret in secrets:
-            if secret and secret not in self._secrets and len(self._secrets) < _SECRETS_MAX:
+        new = [s for s in secrets if s and s not in self._secrets]
+        for secret in new:
+            if len(self._secrets) < _SECRETS_MAX:
                 self._secrets.add(secret)
+        if new:
+            remember(new)  # for the log filters
 
     def _scrub(self, request: Request, error: ProviderError) -> ProviderError:
         """*error* with the request's secrets masked in what the provider said.
