@@ -254,7 +254,10 @@ class Config:
             )
         raw_retries = _get(settings, "PROXYERRORS_MAX_RETRIES")
         if raw_retries is None:
-            max_retries = _int(settings, "RETRY_TIMES")
+            # RETRY_ENABLED=False means no retries at all, as with Scrapy's own
+            # RetryMiddleware, unless PROXYERRORS_MAX_RETRIES asks for some.
+            retry_times = _int(settings, "RETRY_TIMES")
+            max_retries = retry_times if _bool(settings, "RETRY_ENABLED") else 0
         else:
             try:
                 max_retries = int(raw_retries)

@@ -164,6 +164,12 @@ def test_config_defaults() -> None:
     assert 503 in config.retry_http_codes
 
 
+def test_retry_enabled_false_means_no_provider_retries_either() -> None:
+    assert _config(RETRY_ENABLED=False).max_retries == 0
+    assert _config(RETRY_ENABLED=False, PROXYERRORS_MAX_RETRIES=3).max_retries == 3
+    assert _config(RETRY_TIMES=5).max_retries == 5
+
+
 def test_config_proxies_from_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "proxies.txt"
     path.write_text("# comment\nhttp://u:p@127.0.0.1:8001\n\n127.0.0.1:8002\n")
