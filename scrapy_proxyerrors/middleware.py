@@ -75,6 +75,7 @@ _SLOT = "_proxyerrors_slot"
 _TINY_DELAY = 0.001
 _LEARNED_MAX = 1_000
 _SECRETS_MAX = 1_000
+_SLOT_OWNERS_MAX = 4_096
 
 
 class ProxyErrorsMiddleware:
@@ -299,7 +300,16 @@ class ProxyErrorsMiddleware:
             return
         key = engine.downloader.get_slot_key(request)
         for owner in (route, account):
-            keys = self._slot_keys.setdefault(owner, set())
+            # Least recently used first: popped and put back at the end.
+            keys = self._slot_keys.pop(owner, None)
+            if keys is None:
+                keys = set()
+                if len(self._slot_keys) >= _SLOT_OWNERS_MAX:
+                    # One entry per route would grow with every new sticky
+                    # session. A forgotten route loses nothing: a pause still
+                    # holds each of its requests back as it arrives.
+                    del self._slot_keys[next(iter(self._slot_keys))]
+            self._slot_keys[owner] = keys
             if key not in keys:
                 if len(keys) > 256:
                     keys.intersection_update(engine.downloader.slots)
