@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest_twisted
@@ -178,3 +179,29 @@ def test_stop_and_jobdir_resume_ends_every_url_exactly_once(tmp_path: Path) -> A
     assert dropped > 0
     # The retry budget held across the stop and the resume.
     assert max(_provider_attempts(records).values()) <= 1 + MAX_RETRIES
+
+
+class _Engine:
+    """What the middleware's slot bookkeeping touches of the engine."""
+
+    def __init__(self) -> None:
+        self.downloader = SimpleNamespace(slots={}, get_slot_key=lambda request: "slot")
+
+
+def test_per_route_tables_stay_bounded_over_many_sessions() -> None:
+    """20,000 requests, each with a sticky session of its own (a new route): the
+    middleware's per-route tables stop growing; the newest routes are kept."""
+    from scrapy.http import Request
+    from scrapy.utils.misc import build_from_crawler
+
+    from scrapy_proxyerrors import ProxyErrorsMiddleware
+
+    crawler = make_crawler()
+    crawler.engine = _Engine()  # (Scrapy 2.19: a late attribute, set for the test)
+    mw = build_from_crawler(ProxyErrorsMiddleware, crawler)
+    routes = [f"gw.example:9000~s{i}" for i in range(20_000)]
+    for route in routes:
+        mw._remember_slot(Request("http://example.com/"), route, "soax")
+    assert len(mw._slot_keys) <= 5_000
+    assert routes[-1] in mw._slot_keys and "soax" in mw._slot_keys
+    assert routes[0] not in mw._slot_keys
