@@ -21,7 +21,8 @@ _MASK = "***"
 _USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s:]*(?::[^/@\s]*)?@", re.I)
 _KEY_PARAM = re.compile(
     r"(?P<name>(?:api[_-]?key|apikey|key|token|access[_-]?token|password|passwd|secret)=)"
-    r"[^&\s'\"]+",
+    # A URL cannot hold a raw < or >: they end the value (``<GET ...?key=x>``).
+    r"[^&\s'\"<>]+",
     re.I,
 )
 #: Query parameter names whose values are secrets (the names _KEY_PARAM masks).
