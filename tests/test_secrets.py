@@ -345,6 +345,53 @@ def test_aiohttp_handler_refused_connect_leaks_nothing(
     evidence.assert_clean([user, "package-1-sessionid"])
 
 
+class NoErrbackSpider(ListSpider):
+    """No errbacks: Scrapy logs failures itself ("Error downloading",
+    "Ignoring response")."""
+
+    async def start(self) -> Any:
+        for url, meta in self.to_request:
+            yield Request(url, meta=dict(meta), callback=self.parse, dont_filter=True)
+
+
+@pytest_twisted.inlineCallbacks
+def test_scrapys_own_error_lines_leak_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> Any:
+    """Without errbacks Scrapy logs every failure itself: a refused CONNECT passed
+    on and given up (aiohttp), a drop, and a target's 503 retried by Scrapy's
+    retry logger until it gives up, the URL carrying api_key=."""
+    caplog.set_level(logging.DEBUG)
+    with Emulator("soax", password=SOAX_KEY) as emu:
+        emu.set_responder(_scripted({
+            "e1-": _always(emu.error_reply("BOUND_NODE_FAILED")),  # pass
+            "e2-": _always(emu.error_reply("NODE_NOT_FOUND")),  # gave up
+            "e3-": _always(emu.error_reply("RETRIES_EXHAUSTED")),  # drop
+        }))
+        user = "package-2-sessionid-e"
+        proxy = emu.proxy_url(user=user)
+        requests = [(emu.target_url("/page/1", https=True, host=f"e{i}-s.test"),
+                     {"proxy": proxy}) for i in (1, 2, 3)]
+        requests += [
+            (emu.target_url(f"/status/503?api_key={API_KEY}", https=True, host="t-s.test"),
+             {"proxy": proxy}),
+            (emu.target_url(f"/status/503?token={HEADER_KEY}", host="t-p.test"),
+             {"proxy": proxy}),
+        ]
+        outcome = Outcome()
+        crawler = make_crawler(_settings(
+            tmp_path, CONCURRENT_REQUESTS=2, DOWNLOAD_HANDLERS={"https": AIOHTTP_HANDLER}),
+            spidercls=NoErrbackSpider)
+        yield crawler.crawl(requests=requests, outcome=outcome)
+    text = caplog.text
+    for line in ("Error downloading", "Gave up retrying", "Ignoring response",
+                 "?api_key=***> (failed 1 times)"):  # masked, the request's repr intact
+        assert line in text, line
+    evidence = Evidence()
+    evidence.collect(crawler, caplog, outcome, tmp_path / "report.json")
+    evidence.assert_clean([user])
+
+
 # ------------------------------------------------------------ RedactingFilter
 
 
