@@ -69,6 +69,9 @@ class BenchSpider(scrapy.Spider):
         self.ok = 0
         self.failed = 0
         self.ok_urls: list[str] = []
+        #: Errback failures by exception class name, to tell apart a
+        #: provider's refusal from a bug raising in a middleware.
+        self.failure_types: dict[str, int] = {}
 
     def _meta(self) -> dict[str, Any]:
         return {"proxy": self.proxy} if self.proxy else {}
@@ -95,3 +98,5 @@ class BenchSpider(scrapy.Spider):
 
     def errback(self, failure: Failure) -> None:
         self.failed += 1
+        name = type(failure.value).__name__
+        self.failure_types[name] = self.failure_types.get(name, 0) + 1

@@ -329,6 +329,7 @@ def run_one(sub: Sub, config: str) -> dict[str, Any]:
         cpu=result["cpu"],
         client_ok=result["ok"],
         client_failed=result["failed"],
+        client_failure_types=result["failure_types"],
         finish_reason=result["finish_reason"],
         log_warnings=result["warnings"],
         log_errors=result["errors"],

@@ -13,7 +13,8 @@ The spec::
 
 The result (one line, the last one on stdout)::
 
-    {"elapsed": s, "cpu": s, "ok": n, "failed": n, "finish_reason": "...",
+    {"elapsed": s, "cpu": s, "ok": n, "failed": n, "failure_types": {...},
+     "finish_reason": "...",
      "ok_urls": [...], "stats": {...}}
 
 *elapsed* and *cpu* span ``spider_opened`` to ``spider_closed``: interpreter
@@ -87,6 +88,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "cpu": marks["c1"] - marks["c0"],
         "ok": spider.ok,
         "failed": spider.failed,
+        "failure_types": spider.failure_types,
         "finish_reason": stats.get("finish_reason"),
         "ok_urls": spider.ok_urls,
         "stats": {k: _jsonable(v) for k, v in stats.items()},
