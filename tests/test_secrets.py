@@ -255,7 +255,7 @@ def test_api_crawl_keys_in_query_and_header_leak_nothing(
             "id=retry": _first(choco.error_reply("extraction_failed", **echo)),
             "id=drop": _first(choco.error_reply("item_not_found", **echo)),
             "id=pass": _first(choco.error_reply("placeholder_page", **echo)),
-            "id=exhaust": _always(choco.error_reply("internal_error", **echo)),
+            "id=exhaust": _always(choco.error_reply("extraction_failed", **echo)),
         }))
         wx.set_responder(_scripted({
             "8.8.8.8": _first(wx.error_reply("rate_limited", retry_after=0.2,
