@@ -7,8 +7,6 @@ self-signed certificate is enough.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import ssl
 import tempfile
 import threading
@@ -17,10 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from scrapy_proxyerrors.emulator._tls import self_signed_pem
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -36,33 +31,7 @@ class CertPair:
 
 def self_signed_cert(hostname: str = "localhost", ip: str = "127.0.0.1") -> CertPair:
     """A fresh self-signed certificate for *hostname* and *ip* (valid one day)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName(hostname), x509.IPAddress(ipaddress.ip_address(ip))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    return CertPair(
-        cert.public_bytes(serialization.Encoding.PEM),
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
+    return CertPair(*self_signed_pem(hostname, ip, days=1))
 
 
 def server_context(pair: CertPair | None = None) -> ssl.SSLContext:

@@ -29,7 +29,10 @@ def certificate_files() -> tuple[str, str]:
         return _paths
 
 
-def _generate() -> tuple[str, str]:
+def self_signed_pem(
+    hostname: str = "localhost", ip: str = "127.0.0.1", days: int = 30
+) -> tuple[bytes, bytes]:
+    """A fresh self-signed certificate for *hostname* and *ip*: (cert PEM, key PEM)."""
     # Imported here: only the TLS target needs cryptography.
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -37,7 +40,7 @@ def _generate() -> tuple[str, str]:
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
         x509.CertificateBuilder()
@@ -46,29 +49,35 @@ def _generate() -> tuple[str, str]:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
+        .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(
             x509.SubjectAlternativeName([
-                x509.DNSName("localhost"),
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                x509.DNSName(hostname),
+                x509.IPAddress(ipaddress.ip_address(ip)),
             ]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def _generate() -> tuple[str, str]:
+    cert_pem, key_pem = self_signed_pem()
     folder = tempfile.mkdtemp(prefix="proxyerrors-emulator-")
     atexit.register(shutil.rmtree, folder, True)
     cert_path = os.path.join(folder, "cert.pem")
     key_path = os.path.join(folder, "key.pem")
     with open(cert_path, "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
+        f.write(cert_pem)
     with open(key_path, "wb") as f:
-        f.write(key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ))
+        f.write(key_pem)
     return cert_path, key_path
 
 
