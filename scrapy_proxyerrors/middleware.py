@@ -533,13 +533,13 @@ class ProxyErrorsMiddleware:
             moved = self._rotate(request, retry, error, route, now, decision.wait)
             if not moved and decision.wait:
                 retry.meta[_NOT_BEFORE] = now + decision.wait
-                stats.inc_value(S.WAIT_SECONDS, decision.wait)  # type: ignore[arg-type]
+                self._add_wait(decision.wait)
         elif action is Action.SLOWDOWN:
             key = account if error.scope in (Scope.ACCOUNT, Scope.CRAWL) else route
             until = now + decision.wait
             self._pause(key, until)
             retry.meta[_NOT_BEFORE] = until
-            stats.inc_value(S.WAIT_SECONDS, decision.wait)  # type: ignore[arg-type]
+            self._add_wait(decision.wait)
             logger.info(
                 "%(reason)s: pausing %(key)s for %(wait).1f s (%(meaning)s)",
                 {
@@ -552,8 +552,12 @@ class ProxyErrorsMiddleware:
             )
         else:
             retry.meta[_NOT_BEFORE] = now + decision.wait
-            stats.inc_value(S.WAIT_SECONDS, decision.wait)  # type: ignore[arg-type]
+            self._add_wait(decision.wait)
         return retry
+
+    def _add_wait(self, seconds: float) -> None:
+        # Scrapy's stats accept any number; its annotation says int.
+        self.stats.inc_value(S.WAIT_SECONDS, seconds)  # type: ignore[arg-type]
 
     def _pause(self, key: str, until: float) -> None:
         if until <= self.state.paused_until(key):
@@ -702,7 +706,7 @@ class ProxyErrorsMiddleware:
                 self.rng,
             )
         retry.meta[_NOT_BEFORE] = time.time() + wait
-        self.stats.inc_value(S.WAIT_SECONDS, wait)  # type: ignore[arg-type]
+        self._add_wait(wait)
         return retry
 
     # ------------------------------------------------------------------- helpers
