@@ -26,6 +26,7 @@ from ._parse import (
     plaintext,
 )
 from ._profile import Profile, Rule
+from ._stats import stat_part
 from ._vocabulary import Action, Category, Scope, Transport
 from .profiles import BUILTIN_PROFILES, GENERIC
 
@@ -323,8 +324,11 @@ def describe(
     profile = profiles.get(provider)
     if profile is None:
         return None
+    # *code* may come from a stats key, where it was made key-safe: compare
+    # the rule codes in the same form.
+    wanted = stat_part(code).lower()
     for rule in profile.rules:
-        if rule.code is not None and not rule.is_family and rule.code.lower() == code.lower():
+        if rule.code is not None and not rule.is_family and stat_part(rule.code).lower() == wanted:
             return rule
     for rule in profile.rules:
         if rule.is_family and rule.code and code.lower().startswith(rule.code[:-1].lower()):

@@ -5,17 +5,20 @@ from __future__ import annotations
 import re
 
 PREFIX = "proxyerrors"
-_UNSAFE = re.compile(r"[\s/]+")
+# Codes come from providers (possibly hostile ones): keep keys to printable
+# ASCII without the separator, so no control character reaches a stats backend.
+_UNSAFE = re.compile(r"[^!-.0-~]+")
 
 
-def _part(value: object) -> str:
+def stat_part(value: object) -> str:
+    """*value* as one key-safe part of a stats key."""
     text = str(value).strip().strip("/")
     return _UNSAFE.sub("_", text)[:80] or "unknown"
 
 
 def stat_key(*parts: object) -> str:
     """``proxyerrors/<part>/<part>...`` with each part made key-safe."""
-    return "/".join((PREFIX, *(_part(p) for p in parts)))
+    return "/".join((PREFIX, *(stat_part(p) for p in parts)))
 
 
 def error_key(provider: str, code: str) -> str:

@@ -120,3 +120,13 @@ def test_report_from_stats() -> None:
     assert "3 request(s) were kept for a JOBDIR resume" in text
     assert "waited 12.5 s" in text
     assert report.to_json()["retries"] == 4
+
+
+def test_stats_keys_are_printable_and_the_report_still_finds_the_rule() -> None:
+    from scrapy_proxyerrors._stats import error_key
+
+    assert error_key("soax", "\xff\xfe\x01junk") == "proxyerrors/error/soax/_junk"
+    key = error_key("zyte_api", "/limits/over-user-limit")
+    assert key == "proxyerrors/error/zyte_api/limits_over-user-limit"
+    report = build_report({key: 2})
+    assert report.rows[0].category == "rate_limit"
