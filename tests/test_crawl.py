@@ -296,3 +296,22 @@ def test_a_retry_backoff_holds_back_only_its_own_request() -> Any:
     assert retried[0].time - first.time >= 1.0  # equal jitter: at least half of 2 s
     assert len(others_meanwhile) >= 5, "the route's other requests kept flowing"
     assert len(outcome.ok_urls) == 60
+
+
+@pytest_twisted.inlineCallbacks
+def test_warning_passes_the_response_and_is_logged_once(caplog: Any) -> Any:
+    with Emulator(provider="helodata") as emu:
+        emu.set_responder(lambda record: emu.error_reply("batch-grace-period"))
+        outcome = Outcome()
+        crawler = make_crawler({"HTTPERROR_ALLOW_ALL": True})
+        yield crawler.crawl(requests=[(u, {"proxy": emu.proxy_url()}) for u in _urls(emu, 5)],
+                            outcome=outcome)
+    warnings = [r for r in caplog.records
+                if r.name == "scrapy_proxyerrors.middleware" and "batch-grace-period" in r.message]
+    assert len(warnings) == 1
+    assert "Renew" in warnings[0].message
+    assert len(outcome.responses) == 5
+    assert all(r.meta["proxyerrors_error"].category == "warning" for r in outcome.responses)
+    stats = crawler.stats.get_stats()
+    assert stats["proxyerrors/action/pass"] == 5
+    assert stats.get("proxyerrors/retry/count") is None
