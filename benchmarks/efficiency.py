@@ -450,12 +450,14 @@ def chart(data: dict[str, Any]) -> Any:
         for x, total in enumerate(bottoms):
             ax.annotate(f"{total:,.0f}" if key != "elapsed" else f"{total:.1f}",
                         (x, total), ha="center", va="bottom", fontsize=9)
+        top = max(bottoms)
         if key == "elapsed":
             ax.axhline(data["oracle_wall"], color="black", linestyle="--", linewidth=1)
-            ax.annotate(f"oracle {data['oracle_wall']:.1f} s", (2.45, data["oracle_wall"]),
-                        ha="right", va="bottom", fontsize=8)
+            ax.annotate(f"oracle {data['oracle_wall']:.1f} s", (-0.45, data["oracle_wall"]),
+                        ha="left", va="bottom", fontsize=8)
+            top = max(top, data["oracle_wall"])
         ax.set_title(title)
-        ax.margins(y=0.15)
+        ax.set_ylim(0, top * 1.15 or 1.0)
     axes.flat[0].legend(fontsize=8, title="sub-scenario", title_fontsize=8)
     fig.suptitle(
         "Crawl efficiency under provider faults (5,000 URLs; emulator records)", fontsize=12
