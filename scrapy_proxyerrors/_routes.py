@@ -93,21 +93,20 @@ def url_credentials(proxy_url: str) -> Credentials | None:
 
 
 class ProxyPool:
-    """``PROXYERRORS_PROXIES``: round-robin over the routes that are not resting."""
+    """``PROXYERRORS_PROXIES``: round-robin over the routes that are not resting.
 
-    def __init__(self, proxies: Sequence[str], session_param: Callable[[str], str | None]) -> None:
+    *route_of* names each proxy's route the way the middleware names the
+    routes it records failures on; it is asked at each pick, because a
+    provider learned mid-crawl can change the name (sticky sessions).
+    """
+
+    def __init__(self, proxies: Sequence[str], route_of: Callable[[str], str]) -> None:
         self._proxies = list(proxies)
-        self._ids = []
-        for proxy in self._proxies:
-            creds = url_credentials(proxy)
-            self._ids.append(route_id(proxy, creds.user if creds else None, session_param(proxy)))
+        self._route_of = route_of
         self._next = 0
 
     def __len__(self) -> int:
         return len(self._proxies)
-
-    def __contains__(self, route: object) -> bool:
-        return route in self._ids
 
     def pick(self, state: RouteState, now: float, avoid: str | None = None) -> tuple[str, str]:
         """The next healthy proxy URL and its route id.
@@ -117,21 +116,26 @@ class ProxyPool:
         first is used, still never *avoid* while another route exists.
         """
         count = len(self._proxies)
-        fallback: tuple[float, int] | None = None
+        fallback: tuple[float, int, str] | None = None
+        avoided: tuple[int, str] | None = None
         for offset in range(count):
             index = (self._next + offset) % count
-            route = self._ids[index]
+            route = self._route_of(self._proxies[index])
             if route == avoid and count > 1:
+                avoided = (index, route)
                 continue
             ready = max(state.cooling_until(route), state.paused_until(route))
             if ready <= now:
                 self._next = index + 1
                 return self._proxies[index], route
             if fallback is None or ready < fallback[0]:
-                fallback = (ready, index)
-        if fallback is None:  # only `avoid` exists
-            index = self._ids.index(avoid) if avoid in self._ids else 0
+                fallback = (ready, index, route)
+        if fallback is not None:
+            index, route = fallback[1], fallback[2]
+        elif avoided is not None:
+            index, route = avoided
         else:
-            index = fallback[1]
+            index = self._next % count
+            route = self._route_of(self._proxies[index])
         self._next = index + 1
-        return self._proxies[index], self._ids[index]
+        return self._proxies[index], route

@@ -62,7 +62,9 @@ class MemoryState:
     def record_failure(self, route: str, now: float, cooldown: float) -> float:
         streak = self._streaks.get(route, 0)
         self._streaks[route] = streak + 1
-        rest = cooldown if math.isinf(cooldown) else cooldown * min(2.0**streak, self.MAX_GROWTH)
+        # The exponent is clamped first: 2.0**1024 overflows a float.
+        growth = min(2.0 ** min(streak, 16), self.MAX_GROWTH)
+        rest = cooldown if math.isinf(cooldown) else cooldown * growth
         until = now + rest
         if until > self._cooling.get(route, 0.0):
             self._cooling[route] = until

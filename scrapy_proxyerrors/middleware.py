@@ -74,6 +74,7 @@ _SLOT = "_proxyerrors_slot"
 
 _TINY_DELAY = 0.001
 _LEARNED_MAX = 1_000
+_CACHE_MAX = 4_096
 _SECRETS_MAX = 1_000
 _SLOT_OWNERS_MAX = 4_096
 
@@ -101,7 +102,7 @@ class ProxyErrorsMiddleware:
         assert crawler.stats is not None
         self.stats = crawler.stats
         self.pool: ProxyPool | None = (
-            ProxyPool(self.config.proxies, self._session_param_for_url)
+            ProxyPool(self.config.proxies, self._pool_route)
             if self.config.proxies
             else None
         )
@@ -110,6 +111,9 @@ class ProxyErrorsMiddleware:
         self._warned: set[str] = set()
         self._learned: dict[str, str] = {}  # proxy host:port -> provider seen on it
         self._slot_keys: dict[str, set[str]] = {}  # route/account -> download slots
+        # Success-path caches: proxy URL -> profile, (proxy, user, param) -> route.
+        self._proxy_profiles: dict[str, Profile | None] = {}
+        self._routes: dict[tuple[str, str | None, str | None], str] = {}
         self._secrets: set[str] = set()
         for proxy in self.config.proxies:
             creds = url_credentials(proxy)
@@ -158,30 +162,50 @@ class ProxyErrorsMiddleware:
         if name:
             return self.config.profiles[name]
         if proxy:
-            where = hostport(proxy)
-            learned = self._learned.get(where)
-            if learned:
-                return self.config.profiles.get(learned)
-            host = where.rpartition(":")[0]
-            for profile in self.config.profiles.values():
-                if profile.matches_proxy_host(host):
-                    return profile
-            return None
+            try:
+                return self._proxy_profiles[proxy]
+            except KeyError:
+                found = self._proxy_profile(proxy)
+                if len(self._proxy_profiles) >= _CACHE_MAX:
+                    self._proxy_profiles.clear()
+                self._proxy_profiles[proxy] = found
+                return found
         host = urlparse_cached(request).hostname or ""
         for profile in self.config.profiles.values():
             if profile.matches_api_host(host):
                 return profile
         return None
 
-    def _session_param_for_url(self, proxy: str) -> str | None:
-        name = self.config.provider
-        if name:
-            return self.config.profiles[name].session_param
-        host = hostport(proxy).rpartition(":")[0]
+    def _proxy_profile(self, proxy: str) -> Profile | None:
+        """The profile of a proxy: learned from its replies, else by its host."""
+        where = hostport(proxy)
+        learned = self._learned.get(where)
+        if learned:
+            return self.config.profiles.get(learned)
+        host = where.rpartition(":")[0]
         for profile in self.config.profiles.values():
             if profile.matches_proxy_host(host):
-                return profile.session_param
+                return profile
         return None
+
+    def _pool_route(self, proxy: str) -> str:
+        """The route id of a pool entry, as ``_route`` would name it."""
+        name = self.config.provider
+        profile = self.config.profiles[name] if name else self._proxy_profile(proxy)
+        creds = url_credentials(proxy)
+        return self._route_id(proxy, creds.user if creds else None, profile)
+
+    def _route_id(self, proxy: str, user: str | None, profile: Profile | None) -> str:
+        param = profile.session_param if profile else None
+        key = (proxy, user, param)
+        try:
+            return self._routes[key]
+        except KeyError:
+            route = route_id(proxy, user, param)
+            if len(self._routes) >= _CACHE_MAX:
+                self._routes.clear()
+            self._routes[key] = route
+            return route
 
     def _transport(self, request: Request, profile: Profile | None) -> Transport:
         if request.meta.get("proxy"):
@@ -227,9 +251,7 @@ class ProxyErrorsMiddleware:
         proxy = request.meta.get("proxy")
         if proxy:
             creds = self._credentials(request)
-            route = route_id(
-                proxy, creds.user if creds else None, profile.session_param if profile else None
-            )
+            route = self._route_id(proxy, creds.user if creds else None, profile)
         else:
             parsed = urlparse_cached(request)
             port = parsed.port or (443 if parsed.scheme == "https" else 80)
@@ -283,7 +305,7 @@ class ProxyErrorsMiddleware:
         assert self.pool is not None
         meta = request.meta
         current = meta.get(META_ROUTE) if meta.get(_ASSIGNED) else None
-        if current is not None and current in self.pool:
+        if current is not None:
             resting = max(self.state.cooling_until(current), self.state.paused_until(current))
             if resting <= now and not meta.get(_AVOID):
                 return
@@ -398,7 +420,11 @@ class ProxyErrorsMiddleware:
 
     def _learn(self, proxy: str | None, error: ProviderError) -> None:
         if proxy and error.provider != "generic" and len(self._learned) < _LEARNED_MAX:
-            self._learned.setdefault(hostport(proxy), error.provider)
+            where = hostport(proxy)
+            if where not in self._learned:
+                self._learned[where] = error.provider
+                # Profiles (and so route ids) of this proxy change with it.
+                self._proxy_profiles.clear()
 
     # ---------------------------------------------------------------- exceptions
 
@@ -585,11 +611,7 @@ class ProxyErrorsMiddleware:
         )
         self.state.record_failure(route, now, cooldown)
         self.stats.inc_value(S.COOLDOWNS)
-        if (
-            self.pool is not None
-            and len(self.pool) > 1
-            and (request.meta.get(_ASSIGNED) or route in self.pool)
-        ):
+        if self.pool is not None and len(self.pool) > 1 and request.meta.get(_ASSIGNED):
             retry.meta[_AVOID] = route
             retry.meta[_ASSIGNED] = True
             self.stats.inc_value(S.ROTATE_PROXY)
@@ -602,6 +624,11 @@ class ProxyErrorsMiddleware:
             # Same proxy URL, new username: the header is replaced directly so
             # the credentials never travel in meta.
             retry.headers[b"Proxy-Authorization"] = basic_header(fresh)
+            # The retry's route is the new session: a pooled request keeps
+            # its proxy (and this header) instead of being reassigned.
+            retry.meta[META_ROUTE] = self._route_id(
+                request.meta.get("proxy", ""), fresh.user, profile
+            )
             self.stats.inc_value(S.ROTATE_SESSION)
             return True
         self.stats.inc_value(S.ROTATE_NONE)
@@ -724,5 +751,10 @@ class ProxyErrorsMiddleware:
 
 
 def _restore_delay(slot: Any) -> None:
+    remaining = slot.lastseen - time.monotonic()
+    if remaining > 0:
+        # A later pause extended this one: keep the delay until it ends.
+        call_later(remaining, _restore_delay, slot)
+        return
     if slot.delay == _TINY_DELAY:
         slot.delay = 0.0

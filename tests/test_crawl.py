@@ -315,3 +315,48 @@ def test_warning_passes_the_response_and_is_logged_once(caplog: Any) -> Any:
     stats = crawler.stats.get_stats()
     assert stats["proxyerrors/action/pass"] == 5
     assert stats.get("proxyerrors/retry/count") is None
+
+
+@pytest_twisted.inlineCallbacks
+def test_session_rotation_sticks_in_a_one_proxy_pool() -> Any:
+    """The fresh session is not undone by the pool putting its URL back."""
+    with Emulator(provider="soax") as emu:
+        seen: list[Any] = []
+
+        def responder(record: Any) -> Reply | None:
+            seen.append(record)
+            # The first reply teaches the plugin the provider (and so the
+            # session in the route); the second fails on a sticky node.
+            if len(seen) in (1, 2):
+                return emu.error_reply("NODE_UNAVAILABLE")
+            return None
+
+        emu.set_responder(responder)
+        pool = [emu.proxy_url(user="package-1-sessionid-first")]
+        outcome = Outcome()
+        crawler = make_crawler({"PROXYERRORS_PROXIES": pool, "CONCURRENT_REQUESTS": 1})
+        yield crawler.crawl(requests=[(emu.target_url("/page/1"), {})], outcome=outcome)
+        sessions = [r.session for r in emu.requests if r.kind == "plain"]
+    assert sessions[0] == "first"
+    assert len(sessions) == 3
+    assert sessions[1] not in (None, "first")
+    assert sessions[2] not in (None, "first", sessions[1])
+    assert len(outcome.ok_urls) == 1
+    assert crawler.stats.get_value("proxyerrors/rotate/session") == 2
+
+
+def test_an_extended_pause_keeps_the_slot_delay() -> None:
+    import time
+
+    from scrapy_proxyerrors.middleware import _TINY_DELAY, _restore_delay
+
+    class Slot:
+        delay = _TINY_DELAY
+        lastseen = time.monotonic() + 30  # a later pause pushed the end out
+
+    slot = Slot()
+    _restore_delay(slot)
+    assert slot.delay == _TINY_DELAY
+    slot.lastseen = time.monotonic() - 1
+    _restore_delay(slot)
+    assert slot.delay == 0.0

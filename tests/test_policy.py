@@ -140,7 +140,7 @@ def test_basic_credentials_round_trip() -> None:
 
 
 def test_pool_skips_resting_and_avoided_routes() -> None:
-    pool = ProxyPool(["http://a:1", "http://b:2", "http://c:3"], lambda _: None)
+    pool = ProxyPool(["http://a:1", "http://b:2", "http://c:3"], lambda url: url[7:])
     state = MemoryState()
     assert [pool.pick(state, 0)[1] for _ in range(4)] == ["a:1", "b:2", "c:3", "a:1"]
     state.record_failure("b:2", 0, 100)
@@ -209,3 +209,10 @@ def test_bad_settings_name_the_setting(setting: str, value: object, fragment: st
     assert setting in message
     assert fragment in message
     assert "hunter22" not in message
+
+
+def test_long_failure_streaks_do_not_overflow() -> None:
+    state = MemoryState()
+    for _ in range(2_000):
+        until = state.record_failure("r", 0.0, 1.0)
+    assert until == MemoryState.MAX_GROWTH
