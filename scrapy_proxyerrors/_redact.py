@@ -140,6 +140,10 @@ class RedactingFilter(logging.Filter):
         self._secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not _will_emit(record):
+            # No handler will print it (e.g. DEBUG under LOG_LEVEL=INFO): save
+            # the formatting and the scan, which cost more than the record.
+            return True
         secrets = _known if self._secrets is None else tuple(self._secrets)
         try:
             message = record.getMessage()
@@ -155,6 +159,23 @@ class RedactingFilter(logging.Filter):
                 # Formatters print exc_text when there is no exc_info.
                 record.exc_info, record.exc_text = None, clean
         return True
+
+
+def _will_emit(record: logging.LogRecord) -> bool:
+    """Whether some handler on the record's way up would take its level."""
+    current: logging.Logger | None = logging.getLogger(record.name)
+    found = False
+    while current is not None:
+        for handler in current.handlers:
+            found = True
+            if record.levelno >= handler.level:
+                return True
+        if not current.propagate:
+            break
+        current = current.parent
+    if not found and logging.lastResort is not None:
+        return record.levelno >= logging.lastResort.level
+    return False
 
 
 def install_filters(names: Iterable[str]) -> None:

@@ -114,6 +114,8 @@ class ProxyErrorsMiddleware:
         # Success-path caches: proxy URL -> profile, (proxy, user, param) -> route.
         self._proxy_profiles: dict[str, Profile | None] = {}
         self._routes: dict[tuple[str, str | None, str | None], str] = {}
+        self._request_routes: dict[tuple[str, bytes | None, str | None], str] = {}
+        self._last_remembered: tuple[str, str, str] | None = None
         self._secrets: set[str] = set()
         for proxy in self.config.proxies:
             creds = url_credentials(proxy)
@@ -250,8 +252,20 @@ class ProxyErrorsMiddleware:
         """(route, account) of a request: what pauses and cooldowns apply to."""
         proxy = request.meta.get("proxy")
         if proxy:
-            creds = self._credentials(request)
-            route = self._route_id(proxy, creds.user if creds else None, profile)
+            # Cached by what the route depends on, so the success path does
+            # not parse the proxy URL or the credentials again.
+            key = (
+                proxy,
+                request.headers.get(b"Proxy-Authorization"),
+                profile.name if profile is not None else None,
+            )
+            route = self._request_routes.get(key)
+            if route is None:
+                creds = self._credentials(request)
+                route = self._route_id(proxy, creds.user if creds else None, profile)
+                if len(self._request_routes) >= _CACHE_MAX:
+                    self._request_routes.clear()
+                self._request_routes[key] = route
         else:
             parsed = urlparse_cached(request)
             port = parsed.port or (443 if parsed.scheme == "https" else 80)
@@ -321,6 +335,10 @@ class ProxyErrorsMiddleware:
         if engine is None:
             return
         key = engine.downloader.get_slot_key(request)
+        remembered = (route, account, key)
+        if remembered == self._last_remembered:
+            return  # the common case: the same route and slot as last time
+        self._last_remembered = remembered
         for owner in (route, account):
             # Least recently used first: popped and put back at the end.
             keys = self._slot_keys.pop(owner, None)
@@ -379,10 +397,16 @@ class ProxyErrorsMiddleware:
         if status < 400 or transport is Transport.TARGET:
             # The hot path: successes, and replies from the target through a
             # tunnel, which are never provider signals.
+            # X-RateLimit-* on a plain proxied reply are the target's own
+            # (forwarded): only an API, or a provider that documents them, counts.
             if (
-                transport is not Transport.TARGET
-                and response.headers.get(b"X-RateLimit-Remaining") == b"0"
-            ):
+                transport is Transport.API
+                or (
+                    transport is Transport.PLAIN
+                    and profile is not None
+                    and profile.rate_limit_headers
+                )
+            ) and response.headers.get(b"X-RateLimit-Remaining") == b"0":
                 self._limit_spent(request, response, profile)
             route = meta.get(META_ROUTE)
             if route is not None and status < 400:

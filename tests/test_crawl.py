@@ -360,3 +360,18 @@ def test_an_extended_pause_keeps_the_slot_delay() -> None:
     slot.lastseen = time.monotonic() - 1
     _restore_delay(slot)
     assert slot.delay == 0.0
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_targets_rate_limit_headers_through_a_proxy_pause_nothing() -> Any:
+    """On plain HTTP the proxy forwards the target's headers: not a provider signal."""
+    with Emulator(provider="soax") as emu:
+        emu.set_responder(lambda record: Reply(
+            200, [("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", "60")], b"<html></html>"))
+        outcome = Outcome()
+        crawler = make_crawler()
+        yield crawler.crawl(requests=[(u, {"proxy": emu.proxy_url()}) for u in _urls(emu, 3)],
+                            outcome=outcome)
+    assert len(outcome.ok_urls) == 3
+    assert crawler.stats.get_value("proxyerrors/ratelimit/preemptive_pauses") is None
+    assert crawler.stats.get_value("proxyerrors/route/pauses") is None
