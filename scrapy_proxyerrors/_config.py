@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "PROXYERRORS_SLOT_PER_ROUTE": True,
     "PROXYERRORS_STATE": "scrapy_proxyerrors.MemoryState",
     "PROXYERRORS_REPORT_FILE": None,
+    "PROXYERRORS_CONNECT_BODY_TIMEOUT": 2.0,
     "PROXYERRORS_REDACT_LOGS": True,
 }
 
@@ -130,21 +131,22 @@ def _status(value: object) -> int | None:
     return value if 100 <= value <= 999 else None
 
 
-def _check_connect_body_timeout(settings: BaseSettings) -> None:
-    """The HTTPS handler's setting, checked before the crawl starts too.
+def connect_body_timeout(settings: BaseSettings) -> float:
+    """``PROXYERRORS_CONNECT_BODY_TIMEOUT``, read by the HTTPS handler.
 
+    Also checked by :meth:`Config.from_settings`, before the crawl starts:
     Scrapy builds download handlers lazily and turns their NotConfigured into
-    "unsupported scheme" for every https request of the crawl: a bad value
-    must stop the crawl here instead.
+    "unsupported scheme" for every https request of the crawl.
     """
     name = "PROXYERRORS_CONNECT_BODY_TIMEOUT"
-    raw = settings.get(name, 2.0)
+    raw = _get(settings, name)
     try:
         value = float(raw)
     except (TypeError, ValueError, OverflowError):
         value = math.nan
     if not value > 0:
         raise _bad(name, raw, "expected a number of seconds above 0")
+    return value
 
 
 def _proxies(settings: BaseSettings) -> tuple[str, ...]:
@@ -295,7 +297,7 @@ class Config:
                 raise _bad("RETRY_EXCEPTIONS", path, "expected exception classes")
             exceptions.append(loaded)
         report = _get(settings, "PROXYERRORS_REPORT_FILE")
-        _check_connect_body_timeout(settings)
+        connect_body_timeout(settings)
         return cls(
             profiles=profiles,
             provider=provider,

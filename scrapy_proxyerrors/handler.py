@@ -37,6 +37,7 @@ from scrapy.utils.deprecate import warn_on_deprecated_spider_attribute
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import connectionDone
 
+from ._config import DEFAULTS, connect_body_timeout
 from ._parse import BODY_LIMIT
 from .exceptions import ProxyTunnelError
 
@@ -70,7 +71,7 @@ logger = logging.getLogger(__name__)
 #: Setting: seconds to wait for the body of a refused CONNECT reply after its
 #: header block, before failing with the part that arrived.
 BODY_TIMEOUT_SETTING = "PROXYERRORS_CONNECT_BODY_TIMEOUT"
-DEFAULT_BODY_TIMEOUT = 2.0
+DEFAULT_BODY_TIMEOUT: float = DEFAULTS[BODY_TIMEOUT_SETTING]
 #: The most body bytes kept from a refused CONNECT reply (what classify() reads).
 CONNECT_BODY_LIMIT = BODY_LIMIT
 
@@ -382,16 +383,7 @@ class ProxyErrorsHTTPSDownloadHandler(HTTP11DownloadHandler):
         missing = [name for name in _HANDLER_ATTRIBUTES if not hasattr(self, name)]
         if missing:
             _refuse([f"HTTP11DownloadHandler has no attribute {name}" for name in missing])
-        raw = crawler.settings.get(BODY_TIMEOUT_SETTING, DEFAULT_BODY_TIMEOUT)
-        try:
-            timeout = float(raw)
-        except (TypeError, ValueError):
-            timeout = -1.0
-        if not timeout > 0:
-            raise NotConfigured(
-                f"{BODY_TIMEOUT_SETTING} must be a number of seconds above 0, got {raw!r}"
-            )
-        self._body_timeout = timeout
+        self._body_timeout = connect_body_timeout(crawler.settings)
 
     async def download_request(self, request: Request) -> Response:
         """Scrapy's ``download_request``, with our agent for proxied requests."""
