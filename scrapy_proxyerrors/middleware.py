@@ -14,7 +14,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.downloadermiddlewares.retry import get_retry_request, retry_logger
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import call_later, sleep
 from scrapy.utils.defer import deferred_from_coro
@@ -432,8 +432,8 @@ class ProxyErrorsMiddleware:
         wait = rate_limit_wait(response.headers)
         if not wait or wait > self.config.max_wait:
             return
-        route, account = self._route(request, profile)
-        key = account if profile is not None and profile.name != "generic" else route
+        # The account; for an unknown or generic provider _route() makes it the route.
+        _, key = self._route(request, profile)
         self._pause(key, time.time() + wait)
         self.stats.inc_value(S.stat_key("ratelimit", "preemptive_pauses"))
         logger.debug(
@@ -565,16 +565,7 @@ class ProxyErrorsMiddleware:
             return self._requeue(request)
         if request.meta.get("dont_retry", False):
             return None
-        retry = get_retry_request(
-            request,
-            spider=self._spider(),
-            reason=error.reason,
-            max_retry_times=request.meta.get("max_retry_times", self.config.max_retries),
-            priority_adjust=request.meta.get("priority_adjust", self.config.priority_adjust),
-            give_up_log_level=request.meta.get("give_up_log_level", self.config.give_up_log_level),
-            stats_base_key=S.RETRY_BASE,
-            logger=logger,
-        )
+        retry = self._retry_request(request, error.reason, S.RETRY_BASE, logger)
         if retry is None:
             return None
         now = time.time()
@@ -684,7 +675,6 @@ class ProxyErrorsMiddleware:
         self.stopping = reason
         self.stats.set_value(S.STOPPED, reason)
         self.stats.set_value(S.STOPPED_BY, f"{error.provider}/{error.code}")
-        detail = redact_text(error.detail, self._secrets) if error.detail else None
         why = (
             f" It asked to wait {escalated_from:.0f} s, longer than PROXYERRORS_MAX_WAIT."
             if escalated_from is not None
@@ -703,7 +693,8 @@ class ProxyErrorsMiddleware:
                 "meaning": error.meaning,
                 "why": why,
                 "fix": error.fix,
-                "detail": f" Provider said: {detail}." if detail else "",
+                # Already masked of the request's secrets by _scrub().
+                "detail": f" Provider said: {error.detail}." if error.detail else "",
                 "rid": f" Request id: {error.request_id}." if error.request_id else "",
             },
             extra={"spider": self.crawler.spider},
@@ -739,14 +730,7 @@ class ProxyErrorsMiddleware:
             if wait is not None and wait > self.config.max_wait:
                 self.stats.inc_value(S.stat_key("retry_after", "too_long"))
                 return None
-        retry = get_retry_request(
-            request,
-            spider=self._spider(),
-            reason=reason,
-            max_retry_times=request.meta.get("max_retry_times", self.config.max_retries),
-            priority_adjust=request.meta.get("priority_adjust", self.config.priority_adjust),
-            give_up_log_level=request.meta.get("give_up_log_level", self.config.give_up_log_level),
-        )
+        retry = self._retry_request(request, reason)
         if retry is None:
             return None
         if wait is None:
@@ -761,6 +745,30 @@ class ProxyErrorsMiddleware:
         return retry
 
     # ------------------------------------------------------------------- helpers
+
+    def _retry_request(
+        self,
+        request: Request,
+        reason: str | Exception,
+        stats_base_key: str = "retry",
+        log: logging.Logger = retry_logger,
+    ) -> Request | None:
+        """``get_retry_request`` with the budget every retry shares: the
+        request's own meta (as RetryMiddleware reads it), else the settings.
+
+        Non-provider retries keep Scrapy's stats keys and logger, as if
+        RetryMiddleware had made them."""
+        meta = request.meta
+        return get_retry_request(
+            request,
+            spider=self._spider(),
+            reason=reason,
+            max_retry_times=meta.get("max_retry_times", self.config.max_retries),
+            priority_adjust=meta.get("priority_adjust", self.config.priority_adjust),
+            give_up_log_level=meta.get("give_up_log_level", self.config.give_up_log_level),
+            stats_base_key=stats_base_key,
+            logger=log,
+        )
 
     def _spider(self) -> Spider:
         spider = self.crawler.spider
