@@ -37,13 +37,32 @@ def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
     return step / 2 + rng.uniform(0, step / 2)
 
 
+def find_override(
+    provider: str, code: str | None, status: int | None, actions: Mapping[str, Action]
+) -> tuple[str, Action] | None:
+    """The ``PROXYERRORS_ACTIONS`` entry that applies, with its key:
+    ``provider/code`` first, then ``provider/status``."""
+    for key in (
+        f"{provider}/{code.lower()}" if code is not None else None,
+        f"{provider}/{status}" if status is not None else None,
+    ):
+        if key is not None and key in actions:
+            return key, actions[key]
+    return None
+
+
 def override_for(error: ProviderError, actions: Mapping[str, Action]) -> Action | None:
     """The user's action for ``provider/code``, else ``provider/status``."""
     if not actions:
         return None
-    return actions.get(f"{error.provider}/{error.code.lower()}") or actions.get(
-        f"{error.provider}/{error.status}"
-    )
+    found = find_override(error.provider, error.code, error.status, actions)
+    return found[1] if found else None
+
+
+def escalation(scope: Scope) -> Action:
+    """What a wait longer than ``PROXYERRORS_MAX_WAIT`` turns into: one
+    request is dropped, an account (or the crawl) stops."""
+    return Action.STOP if scope in (Scope.ACCOUNT, Scope.CRAWL) else Action.DROP
 
 
 def decide(
@@ -76,6 +95,6 @@ def decide(
     else:
         wait = backoff(attempt, backoff_base, backoff_max, rng)
     if wait > max_wait:
-        escalated = Action.STOP if error.scope in (Scope.ACCOUNT, Scope.CRAWL) else Action.DROP
+        escalated = escalation(error.scope)
         return Decision(escalated, escalated_from=wait, overridden=override is not None)
     return Decision(action, wait, overridden=override is not None)

@@ -35,6 +35,7 @@ from scrapy.utils.misc import load_object
 
 from ._classifier import describe
 from ._config import Config
+from ._policy import escalation, find_override
 from ._redact import redact_url
 from ._routes import hostport
 from ._vocabulary import Action, Scope
@@ -117,18 +118,9 @@ class Project:
         *code* is the code a reply carries (a member of a ``prefix*`` family,
         or the status as text for a status-only rule); default: the rule's own.
         """
-        actions = self.config.actions
         if code is None and rule.code is not None and not rule.is_family:
             code = rule.code
-        if code is not None:
-            key = f"{provider}/{code.lower()}"
-            if key in actions:
-                return key, actions[key]
-        if rule.status is not None:
-            key = f"{provider}/{rule.status}"
-            if key in actions:
-                return key, actions[key]
-        return None
+        return find_override(provider, code, rule.status, self.config.actions)
 
     def family_overrides(self, provider: str, rule: Rule) -> list[str]:
         """``PROXYERRORS_ACTIONS`` keys naming members of a ``prefix*`` family rule."""
@@ -425,7 +417,7 @@ def _max_wait_text(project: Project, action: Action, rule: Rule) -> str:
     max_wait = project.config.max_wait
     if action not in (Action.RETRY, Action.ROTATE, Action.SLOWDOWN):
         return f"does not apply ({action} never waits)."
-    escalated = Action.STOP if rule.scope in (Scope.ACCOUNT, Scope.CRAWL) else Action.DROP
+    escalated = escalation(rule.scope)
     if math.isinf(max_wait):
         return "inf (PROXYERRORS_MAX_WAIT): every wait the provider asks for is honoured."
     if rule.wait is not None and rule.wait > max_wait:
