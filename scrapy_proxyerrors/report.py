@@ -17,6 +17,7 @@ from scrapy import signals
 from . import _stats as S
 from ._classifier import describe
 from ._config import load_profiles
+from .profiles import BUILTIN_PROFILES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -87,7 +88,7 @@ class Report:
 
 def build_report(stats: Mapping[str, Any], profiles: Mapping[str, Profile] | None = None) -> Report:
     """Turn a stats dict into a :class:`Report`."""
-    profiles = profiles if profiles is not None else load_profiles_default()
+    profiles = profiles if profiles is not None else BUILTIN_PROFILES
     rows: dict[tuple[str, str], ReportRow] = {}
     error_prefix = f"{S.PREFIX}/error/"
     decision_prefix = f"{S.PREFIX}/decision/"
@@ -124,12 +125,6 @@ def build_report(stats: Mapping[str, Any], profiles: Mapping[str, Profile] | Non
     )
     report.summary = _sentences(report, profiles)
     return report
-
-
-def load_profiles_default() -> Mapping[str, Profile]:
-    from .profiles import BUILTIN_PROFILES
-
-    return BUILTIN_PROFILES
 
 
 def _sentences(report: Report, profiles: Mapping[str, Profile]) -> list[str]:
