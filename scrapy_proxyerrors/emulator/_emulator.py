@@ -43,9 +43,13 @@ from ._providers import COUNTRIES, SPECS, ProviderSpec, format_seconds
 from ._scenario import (
     Budget,
     ConcurrencyLimit,
+    Countdown,
+    DeadSession,
     Dice,
+    Outage,
     Sessions,
     SlidingWindow,
+    Windows,
     scenario_params,
 )
 from ._server import GONE, Listener, Registry
@@ -98,6 +102,14 @@ class _Ticket:
     charged: bool = False
     #: wxapros: the window state after this request, for X-RateLimit-*.
     remaining: int | None = None
+    #: The scenario (not a provider check) refused this request.
+    scenario: bool = False
+
+    def refuse(self, code: str | None, **kw: Any) -> None:
+        """The scenario refuses the request with *code*."""
+        self.code = code
+        self.kw.update(kw)
+        self.scenario = True
 
 
 def basic_credentials(value: str | None) -> tuple[str | None, str | None]:
@@ -208,6 +220,21 @@ class Emulator:
         )
         self._budget = Budget(self.params["credits"]) if scenario == "budget" else None
         self._sessions = Sessions(self.params["node_lifetime"]) if scenario == "sticky" else None
+        params = self.params
+        self._dead = DeadSession(params["session"], params["after"]) \
+            if scenario == "dead_session" else None
+        self._outage = Outage(params["duration"], params["after"]) if scenario == "outage" \
+            else None
+        self._revoked = Countdown(params["after"]) if scenario == "revoked" else None
+        self._sites = SlidingWindow(params["limit"], params["window"]) \
+            if scenario == "site_limit" else None
+        self._down = Windows(params["unavailable_for"]) if scenario == "pool" else None
+        #: Scenario counters (``counters["scenario"]``); tuple keys are nested.
+        self._scen: Counter[Any] = Counter()
+        self._sessions_seen: set[str] = set()
+        self._first_refusal: int | None = None
+        #: Sockets bound for the pool's refused ports (closed by stop()).
+        self._held: list[socket.socket] = []
 
     # --- configuration checks ------------------------------------------------
 
@@ -221,6 +248,10 @@ class Emulator:
             spec.find(code)
         if scenario == "isp" and self.provider != "helodata":
             raise ValueError("scenario isp is for helodata (one port per IP)")
+        if scenario == "pool" and spec.kind != "proxy":
+            raise ValueError(f"scenario pool is for proxies; {self.provider} is an API")
+        if scenario == "dead_session" and spec.session_param is None:
+            raise ValueError(f"{self.provider} has no sticky sessions")
         if scenario == "sticky" and spec.session_param is None and override is None:
             raise ValueError(f"{self.provider} has no sticky sessions")
         if params["require_rules"] and self.provider != "soax":
@@ -238,8 +269,14 @@ class Emulator:
             "sticky": spec.node_dead,
             "isp": "upstream-timeout",
             "auth_failed": spec.auth_wrong,
+            "pool": spec.unavailable,
+            "dead_session": spec.node_dead,
+            "outage": spec.internal,
+            "revoked": spec.revoked or spec.auth_wrong,
+            "site_limit": spec.site_limit,
         }[scenario]
-        if scenario not in ("ok", "flaky") and override is None and default is None:
+        quiet = ("ok", "flaky") + (("pool",) if not params.get("unavailable") else ())
+        if scenario not in quiet and override is None and default is None:
             raise ValueError(
                 f"{self.provider} documents no error for scenario {scenario!r}; "
                 "pass code=<one of its codes>"
@@ -267,10 +304,16 @@ class Emulator:
                 self._api_port = api.port
             else:
                 count = self.params["ips"] if self.provider == "helodata" else 1
+                if self.scenario == "pool":
+                    count = self.params["size"]
                 for index in range(count):
+                    wanted = port + index if port else 0
+                    if index in self.params.get("refused", ()):
+                        self._proxy_ports.append(self._hold_closed_port(wanted))
+                        continue
                     listener = self._listen(
-                        f"proxy{index}", _Role("proxy", 0, ip=index),
-                        port + index if port else 0,
+                        f"proxy{index}", _Role("proxy", 0, ip=index), wanted,
+                        hang=index in self.params.get("hanging", ()),
                     )
                     self._proxy_ports.append(listener.port)
             for listener in self._listeners:
@@ -280,11 +323,27 @@ class Emulator:
             raise
         return self
 
-    def _listen(self, name: str, role: _Role, port: int, tls: bool = False) -> Listener:
+    def _hold_closed_port(self, port: int) -> int:
+        """A port bound but never listened on: connecting to it is refused
+        (the kernel answers RST), and nothing else can take it meanwhile."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            raise
+        self._held.append(sock)
+        return int(sock.getsockname()[1])
+
+    def _listen(self, name: str, role: _Role, port: int, tls: bool = False,
+                hang: bool = False) -> Listener:
         holder: list[_Role] = []
 
         def handler(sock: socket.socket) -> None:
-            self._serve_conn(sock, holder[0])
+            if hang:
+                self._serve_hanging(sock, holder[0])
+            else:
+                self._serve_conn(sock, holder[0])
 
         listener = Listener(f"{self.name}-{name}", handler, self._registry, port=port,
                             tls=server_context() if tls else None)
@@ -300,6 +359,8 @@ class Emulator:
         self._registry.closing.set()
         for listener in self._listeners:
             listener.stop()
+        for sock in self._held:
+            sock.close()
         self._registry.close_all()
 
     def __enter__(self) -> Emulator:
@@ -420,7 +481,49 @@ class Emulator:
                 out[group] = value
             else:
                 out[group][key] = value
+        out["scenario"] = self._scenario_counters()
         return out
+
+    def _scenario_counters(self) -> dict[str, Any]:
+        with self._lock:
+            counts = dict(self._scen)
+            out: dict[str, Any] = {
+                "refused": 0, "after_first_refusal": 0,
+                "first_refusal_seq": self._first_refusal,
+                "sessions": len(self._sessions_seen),
+            }
+        for key, value in counts.items():
+            if isinstance(key, tuple):
+                out.setdefault(key[0], {})[key[1]] = value
+            else:
+                out[key] = value
+        if self._concurrency is not None:
+            out["peak"] = max(self._concurrency.peak.values(), default=0)
+        if self._dead is not None:
+            out["dead_session"] = self._dead.session
+        if self._outage is not None:
+            out["outage_start"], out["outage_end"] = self._outage.start, self._outage.end
+        if self.scenario == "site_limit":
+            out.setdefault("requests_by_site", {})
+            out.setdefault("refused_by_site", {})
+        return out
+
+    def _tally(self, rec: RequestRecord, ticket: _Ticket) -> None:
+        """Scenario counters for one decided provider request."""
+        with self._lock:
+            if rec.session:
+                self._sessions_seen.add(rec.session)
+            first = self._first_refusal
+            if first is not None and rec.seq > first:
+                self._scen["after_first_refusal"] += 1
+            if ticket.scenario:
+                self._scen["refused"] += 1
+                if first is None:
+                    self._first_refusal = rec.seq
+
+    def _count(self, key: Any, n: int = 1) -> None:
+        with self._lock:
+            self._scen[key] += n
 
     @property
     def credits(self) -> int | None:
@@ -438,6 +541,9 @@ class Emulator:
         with self._lock:
             self._records.clear()
             self._counts.clear()
+            self._scen.clear()
+            self._sessions_seen.clear()
+            self._first_refusal = None
 
     def wait_for(self, predicate: Callable[[list[RequestRecord]], bool],
                  timeout: float = 5.0) -> bool:
@@ -462,7 +568,8 @@ class Emulator:
             seq = self._next
             self._next += 1
         headers = msg.header_dict() if msg is not None else {}
-        return RequestRecord(seq, t0, route, kind, method, url, headers, user, password, session)
+        return RequestRecord(seq, t0, route, kind, method, url, headers, user, password, session,
+                             wall=time.time())
 
     def _finish(self, rec: RequestRecord, reply: Reply, code: str | None = None, *,
                 derive: bool = False) -> RequestRecord:
@@ -474,7 +581,9 @@ class Emulator:
         """
         if derive and reply.status >= 400 and rec.kind != "target":
             code = self._spec.code_of(reply)
-        done = replace(rec, status=reply.status, code=code)
+        return self._store(replace(rec, status=reply.status, code=code))
+
+    def _store(self, done: RequestRecord) -> RequestRecord:
         with self._lock:
             self._records[done.seq] = done
             if self._max_records is not None and len(self._records) > self._max_records:
@@ -565,6 +674,41 @@ class Emulator:
                     and not self._registry.closing.is_set():
                 self._mark_closed(state.connect_error_seq)
 
+    def _serve_hanging(self, sock: socket.socket, role: _Role) -> None:
+        """A proxy port that accepts, reads the request and never answers.
+
+        The request is recorded (status 0, code ``hanging``); when the client
+        gives up and closes the socket, the record gets ``client_closed``.
+        """
+        conn = Conn(sock)
+        self._count("hanging_connections")
+        seqs: list[int] = []
+        try:
+            head = conn.read_head()
+            if head is None:
+                return
+            msg = parse_head(head)
+            method, target, _ = msg.start
+            user, password = basic_credentials(msg.get("Proxy-Authorization"))
+            session = session_of(user, self._spec.session_param)
+            route = f"127.0.0.1:{role.port}" + (f"#{session}" if session else "")
+            kind: Kind = "connect" if method == "CONNECT" else "plain"
+            rec = self._new_record(time.monotonic(), route, kind, method, target, msg, user,
+                                   password, session)
+            self._store(replace(rec, code="hanging"))
+            seqs.append(rec.seq)
+            self._count("hanging")
+            # Swallow whatever else comes (a body, more requests) until EOF.
+            while sock.recv(65536):
+                pass
+        except (HTTPError, Closed, *GONE):
+            pass
+        finally:
+            if seqs and not self._registry.closing.is_set():
+                self._count("hanging_closed")
+                for seq in seqs:
+                    self._mark_closed(seq)
+
     def _send(self, conn: Conn, reply: Reply, *, head_only: bool = False,
               tunnel: bool = False, close: bool = False) -> None:
         conn.sock.sendall(reply.wire(head_only=head_only, tunnel=tunnel, close=close))
@@ -616,22 +760,37 @@ class Emulator:
         if self._spec.kind == "api" or self.provider == "soax":
             # soax: the username carries the rules, the password is the key.
             return True
-        if self.provider == "proxiesfo":
+        if self.provider in ("proxiesfo", "generic"):
             # The username is the account name followed by modifiers.
             return (user or "").split("-", 1)[0] == self.user
         return user == self.user
 
     def _decide(self, rec: RequestRecord, role: _Role, msg: Message, ticket: _Ticket) -> None:
         """Fill *ticket* with the error code for this request, if any."""
-        spec, params = self._spec, self.params
+        self._decide_steps(rec, role, msg, ticket)
+        self._tally(rec, ticket)
+
+    def _decide_steps(self, rec: RequestRecord, role: _Role, msg: Message,
+                      ticket: _Ticket) -> None:
+        spec, params, code = self._spec, self.params, self._scenario_code
         if self.scenario == "auth_failed":
-            ticket.code = self._scenario_code
+            ticket.refuse(code)
             return
+        if self._outage is not None:
+            # The service itself is down: nothing else is looked at.
+            if self._outage.down():
+                ticket.refuse(code)
+                return
+            if self._outage.over():
+                self._count("after_outage")
         if rec.password is None:
             ticket.code = spec.auth_missing
             return
         if not self._credentials_ok(rec.user, rec.password):
             ticket.code = spec.auth_wrong
+            return
+        if self._revoked is not None and self._revoked.expired():
+            ticket.refuse(code)
             return
         # Limits are per account, except helodata's, which are per IP.
         key = str(role.port) if self.provider == "helodata" else rec.password
@@ -639,38 +798,62 @@ class Emulator:
             admitted, remaining, wait = self._window.acquire(key)
             ticket.remaining = remaining
             if not admitted and self._enforce_rate:
-                ticket.code = self._scenario_code
-                seconds = max(1, math.ceil(wait))
-                ticket.kw["retry_after"] = seconds
+                ticket.refuse(code, retry_after=max(1, math.ceil(wait)))
                 if self.provider == "wxapros":
                     ticket.kw.update(limit=self._window.limit, remaining=0,
                                      window=self._window.window,
                                      reset=math.ceil(time.time() + wait))
                 return
+        if self._sites is not None:
+            site = _target_host(rec)
+            if site is not None and (not params["sites"] or site in params["sites"]):
+                self._count(("requests_by_site", site))
+                admitted, _, wait = self._sites.acquire(f"{key}|{site}")
+                if not admitted:
+                    self._count(("refused_by_site", site))
+                    ticket.refuse(code, retry_after=max(1, math.ceil(wait)))
+                    return
         if self._concurrency is not None:
             release = self._concurrency.acquire(key)
             if release is None:
-                ticket.code = self._scenario_code
+                ticket.refuse(code)
                 return
             ticket.cleanups.append(release)
-        code = self._validate(rec, msg)
-        if code is None and self.scenario == "flaky":
-            code = self._dice.fault(_fault_key(rec), params["rate"],
-                                    params["codes"] or spec.transient)
-        if code is None and self._sessions is not None and rec.session \
-                and not self._sessions.use(rec.session):
-            code = self._scenario_code
+        invalid = self._validate(rec, msg)
+        if invalid is not None:
+            ticket.code = invalid
+            return
+        if self.scenario == "flaky":
+            fault = self._dice.fault(_fault_key(rec), params["rate"],
+                                     params["codes"] or spec.transient)
+            if fault is not None:
+                ticket.refuse(fault)
+                return
+        if self._sessions is not None and rec.session and not self._sessions.use(rec.session):
             # bind-node forbids a replacement node: a different code.
             if spec.bound_node_dead and not params["code"] and "bind-node" in (rec.user or ""):
                 code = spec.bound_node_dead
-        if code is None and self.scenario == "isp" and role.ip in params["bad_ips"]:
-            code = self._scenario_code
-        if code is None and self._budget is not None:
+            ticket.refuse(code)
+            return
+        if self._dead is not None and rec.session and self._dead.dead(rec.session):
+            ticket.refuse(code)
+            return
+        if self.scenario == "isp" and role.ip in params["bad_ips"]:
+            ticket.refuse(code)
+            return
+        if self._down is not None and role.ip in params["unavailable"]:
+            wait, first = self._down.wait(role.ip)
+            if wait > 0:
+                if not first:
+                    # Sent inside a window this port already announced.
+                    self._count("refused_in_window")
+                ticket.refuse(code, retry_after=max(1, math.ceil(wait)))
+                return
+        if self._budget is not None:
             if self._budget.take():
                 ticket.charged = True
             else:
-                code = self._scenario_code
-        ticket.code = code
+                ticket.refuse(code)
 
     def _validate(self, rec: RequestRecord, msg: Message) -> str | None:
         """The provider's own checks of the request, as its docs describe them."""
@@ -1010,6 +1193,21 @@ def _split(url: str) -> SplitResult | None:
     except ValueError:
         return None
     return parts
+
+
+def _target_host(rec: RequestRecord) -> str | None:
+    """The target site's host name of a provider request: the proxied URL's,
+    the CONNECT authority's, or an API's ``url=`` parameter's."""
+    url = rec.url
+    if rec.kind == "connect":
+        return url.rpartition(":")[0].strip("[]").lower() or None
+    if rec.kind == "api":
+        parts = _split(url)
+        if parts is None:
+            return None
+        url = parse_qs(parts.query).get("url", [""])[0]
+    parts = _split(url)
+    return parts.hostname if parts is not None and parts.hostname else None
 
 
 def _fault_key(rec: RequestRecord) -> str:

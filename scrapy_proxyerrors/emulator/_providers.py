@@ -309,6 +309,13 @@ class ProviderSpec:
     bad_request: str
     #: Codes that are a prefix family (the code is the prefix plus anything).
     families: tuple[str, ...] = ()
+    #: Codes for: a proxy port that is down for a while (sent with
+    #: ``Retry-After``), the service failing (an outage), a key that was
+    #: revoked (default: *auth_wrong*), a per-target-site rate limit.
+    unavailable: str | None = None
+    internal: str | None = None
+    revoked: str | None = None
+    site_limit: str | None = None
 
     def find(self, code_or_status: str | int) -> tuple[ErrorDef, str]:
         """The error definition and the exact code for *code_or_status*.
@@ -399,14 +406,14 @@ SPECS: dict[str, ProviderSpec] = {
         "proxiesfo", "proxy", PROXIESFO_ERRORS, _proxiesfo, "session",
         auth_missing="407", auth_wrong="407", quota="452", rate_limit="429",
         concurrency="453", transient=("502", "503"), node_dead="502", bound_node_dead=None,
-        unreachable="502", bad_request="400",
+        unreachable="502", bad_request="400", unavailable="503", internal="500",
     ),
     "wxapros": ProviderSpec(
         "wxapros", "api", WXAPROS_ERRORS, _wxapros, None,
         auth_missing="unauthorized", auth_wrong="unauthorized", quota=None,
         rate_limit="rate_limited", concurrency="rate_limited", transient=("internal_error",),
         node_dead=None, bound_node_dead=None, unreachable="internal_error",
-        bad_request="bad_request",
+        bad_request="bad_request", unavailable="unhealthy", internal="internal_error",
     ),
     "chocodata": ProviderSpec(
         "chocodata", "api", CHOCODATA_ERRORS, _chocodata, None,
@@ -414,12 +421,14 @@ SPECS: dict[str, ProviderSpec] = {
         rate_limit="rate_limited", concurrency="rate_limited",
         transient=("internal_error", "extraction_failed"), node_dead=None,
         bound_node_dead=None, unreachable="target_unreachable", bad_request="invalid_params",
+        unavailable="capacity", internal="internal_error", revoked="revoked",
     ),
     "generic": ProviderSpec(
         "generic", "proxy", GENERIC_ERRORS, _generic, "session",
         auth_missing="407", auth_wrong="407", quota=None, rate_limit="429",
         concurrency="connection_limit_reached", transient=("502", "503"), node_dead="502",
         bound_node_dead=None, unreachable="connection_refused", bad_request="400",
+        unavailable="503", internal="500",
     ),
 }
 
