@@ -12,12 +12,9 @@ import base64
 import binascii
 import contextlib
 import hashlib
-import ipaddress
 import itertools
-import json
 import logging
 import math
-import re
 import selectors
 import socket
 import threading
@@ -39,8 +36,18 @@ from ._http import (
     read_body,
     wants_close,
 )
-from ._providers import COUNTRIES, SPECS, ProviderSpec, format_seconds
+from ._providers import (
+    DEFAULT_PROVIDER,
+    SPECS,
+    ApiCall,
+    Incoming,
+    Memory,
+    ProviderSpec,
+    format_seconds,
+)
 from ._scenario import (
+    COMMON_PARAMS,
+    PROVIDER_PARAMS,
     Budget,
     ConcurrencyLimit,
     Countdown,
@@ -65,11 +72,6 @@ Responder = Callable[[RequestRecord], "Reply | None"]
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 #: How long the proxy waits for an upstream (the local target) to answer.
 _UPSTREAM_TIMEOUT = 30.0
-#: wxapros sends X-RateLimit-* on every reply; outside the ratelimit scenario
-#: the window is far too wide to ever bind, so that it never slows a crawl.
-_WXAPROS_IDLE_LIMIT = (1_000_000, 60.0)
-_NAME = re.compile(r"[a-z][a-z_]*")
-_SOAX_NO_BIND = ("rotate", "prefer")
 _instances = itertools.count(1)
 
 
@@ -79,7 +81,7 @@ class _Role:
 
     kind: Literal["proxy", "api", "target"]
     port: int
-    #: helodata: the index of the IP this port stands for.
+    #: The index of the port in ``proxy_urls()`` (the IP of a per-IP batch).
     ip: int = 0
     https: bool = False
 
@@ -100,7 +102,7 @@ class _Ticket:
     kw: dict[str, Any] = field(default_factory=dict)
     cleanups: list[Callable[[], None]] = field(default_factory=list)
     charged: bool = False
-    #: wxapros: the window state after this request, for X-RateLimit-*.
+    #: The rate window's state after this request, for ``X-RateLimit-*``.
     remaining: int | None = None
     #: The scenario (not a provider check) refused this request.
     scenario: bool = False
@@ -155,10 +157,8 @@ class Emulator:
     Serves on ephemeral ports of 127.0.0.1 from daemon threads, independent
     of any Twisted reactor. See ``docs/emulator.md`` for the scenarios.
 
-    *provider*: ``soax``, ``helodata``, ``proxiesfo``, ``wxapros``,
-    ``chocodata`` or ``generic``. *scenario*: ``ok``, ``flaky``, ``budget``,
-    ``ratelimit``, ``concurrency``, ``sticky``, ``isp`` or ``auth_failed``;
-    *params* are the scenario's parameters. *user* and *password* are the
+    *provider*: a name from :data:`SPECS`. *scenario*: a name from
+    :data:`SCENARIOS`; *params* are the scenario's parameters. *user* and *password* are the
     account's credentials (for APIs, *password* is the API key).
     *max_records* keeps only the latest records (the counters count them
     all), for long-running sessions; ``None`` keeps every record.
@@ -166,7 +166,7 @@ class Emulator:
 
     def __init__(
         self,
-        provider: str = "generic",
+        provider: str = DEFAULT_PROVIDER,
         scenario: str = "ok",
         seed: int = 0,
         *,
@@ -199,7 +199,7 @@ class Emulator:
         self._next = 0
         self._counts: Counter[tuple[str, Any]] = Counter()
         self._responder: Responder | None = None
-        self._soax_rules: dict[str, str] = {}
+        self._memory = Memory()
         self._registry = Registry()
         self._listeners: list[Listener] = []
         self._proxy_ports: list[int] = []
@@ -213,8 +213,8 @@ class Emulator:
         self._enforce_rate = scenario == "ratelimit"
         if self._enforce_rate:
             self._window = SlidingWindow(self.params["limit"], self.params["window"])
-        elif provider == "wxapros":
-            self._window = SlidingWindow(*_WXAPROS_IDLE_LIMIT)
+        elif self._spec.rate_window is not None:
+            self._window = SlidingWindow(*self._spec.rate_window)
         self._concurrency = (
             ConcurrencyLimit(self.params["max_concurrent"]) if scenario == "concurrency" else None
         )
@@ -246,17 +246,20 @@ class Emulator:
             spec.find(override)
         for code in params.get("codes", ()):
             spec.find(code)
-        if scenario == "isp" and self.provider != "helodata":
-            raise ValueError("scenario isp is for helodata (one port per IP)")
+        if scenario == "isp" and not spec.per_ip:
+            per_ip = ", ".join(name for name, other in SPECS.items() if other.per_ip)
+            raise ValueError(f"scenario isp is for batches with one port per IP ({per_ip})")
         if scenario == "pool" and spec.kind != "proxy":
             raise ValueError(f"scenario pool is for proxies; {self.provider} is an API")
         if scenario == "dead_session" and spec.session_param is None:
             raise ValueError(f"{self.provider} has no sticky sessions")
         if scenario == "sticky" and spec.session_param is None and override is None:
             raise ValueError(f"{self.provider} has no sticky sessions")
-        if params["require_rules"] and self.provider != "soax":
-            raise ValueError("require_rules is for soax usernames")
-        if self.provider == "helodata":
+        for name in PROVIDER_PARAMS:
+            if params[name] != COMMON_PARAMS[name] and name not in spec.takes:
+                takers = ", ".join(n for n, other in SPECS.items() if name in other.takes)
+                raise ValueError(f"{name} is for {takers}, not {self.provider}")
+        if spec.per_ip:
             bad = [i for i in params.get("bad_ips", ()) if not 0 <= i < params["ips"]]
             if bad:
                 raise ValueError(f"bad_ips {bad} out of range for ips={params['ips']}")
@@ -267,7 +270,7 @@ class Emulator:
             "ratelimit": spec.rate_limit,
             "concurrency": spec.concurrency,
             "sticky": spec.node_dead,
-            "isp": "upstream-timeout",
+            "isp": spec.bad_ip,
             "auth_failed": spec.auth_wrong,
             "pool": spec.unavailable,
             "dead_session": spec.node_dead,
@@ -303,7 +306,7 @@ class Emulator:
                 api = self._listen("api", _Role("api", 0), port)
                 self._api_port = api.port
             else:
-                count = self.params["ips"] if self.provider == "helodata" else 1
+                count = self.params["ips"] if self._spec.per_ip else 1
                 if self.scenario == "pool":
                     count = self.params["size"]
                 for index in range(count):
@@ -380,10 +383,15 @@ class Emulator:
             raise RuntimeError("call start() first")
 
     def proxy_urls(self, user: str | None = None, password: str | None = None) -> list[str]:
-        """Proxy URLs with credentials: one per IP for helodata, else one."""
+        """Proxy URLs with credentials: one per port (the IPs of a per-IP
+        batch, the ports of a pool), else one."""
         self._need_started()
         if self._spec.kind == "api":
             raise ValueError(f"{self.provider} is an API, not a proxy: use api_url()")
+        if self._spec.user_match == "key":
+            # The key is the username, the password empty.
+            user = self.password if user is None else user
+            password = "" if password is None else password
         user = self.user if user is None else user
         password = self.password if password is None else password
         auth = f"{quote(user, safe='')}:{quote(password, safe='')}@"
@@ -409,27 +417,29 @@ class Emulator:
         return f"{scheme}://127.0.0.1:{self._tls_port if https else self._target_port}{path}"
 
     def api_url(self, path: str = "/", *, key: bool = True) -> str:
-        """A URL of the emulated API (wxapros, chocodata).
+        """A URL of the emulated API.
 
         With *key* the account's key (``password``) is the first query
-        parameter, ``api_key=...``: where chocodata documents it, and a form
-        of the "gateway auth" wxapros accepts besides ``X-API-Key``. First,
-        so that the URL still ends with the caller's own parameters.
+        parameter, under the provider's name for it (``api_key=...``).
+        First, so that the URL still ends with the caller's own parameters.
         """
         self._need_started()
         if self._api_port is None:
             raise ValueError(f"{self.provider} is a proxy, not an API: use proxy_url()")
         if not path.startswith("/"):
             path = "/" + path
-        if key and "api_key=" not in path:
+        name = self._spec.key_param
+        if key and f"{name}=" not in path:
             bare, _, query = path.partition("?")
-            param = "api_key=" + quote(self.password, safe="")
+            param = f"{name}=" + quote(self.password, safe="")
             path = f"{bare}?{param}" + (f"&{query}" if query else "")
         return f"http://127.0.0.1:{self._api_port}{path}"
 
     def api_headers(self) -> dict[str, str]:
-        """Headers that authenticate to the API the documented way (wxapros)."""
-        return {"X-API-Key": self.password} if self.provider == "wxapros" else {}
+        """Headers that authenticate to the API the documented way, where it
+        documents a header for its key; else ``{}``."""
+        header = self._spec.key_header
+        return {header: self.password} if header else {}
 
     @property
     def ports(self) -> dict[str, Any]:
@@ -453,14 +463,21 @@ class Emulator:
     def error_reply(self, code_or_status: str | int, **kw: Any) -> Reply:
         """The provider's documented reply for a code or status.
 
-        Keywords: ``detail`` (soax), ``body`` (proxiesfo), ``message``,
-        ``details`` (APIs), ``request_id`` (chocodata), ``retry_after``,
-        ``limit``/``remaining``/``window``/``reset`` (wxapros 429) and
-        ``headers`` (extra headers).
+        Keywords (each provider uses those its replies carry): ``detail``,
+        ``body``, ``message``, ``details``, ``request_id`` (default: a fresh
+        one, for providers that send one), ``retry_after``,
+        ``limit``/``remaining``/``window``/``reset`` (rate-limit state) and
+        ``headers`` (extra headers). See docs/emulator.md.
         """
-        if self.provider == "chocodata" and "request_id" not in kw:
-            kw["request_id"] = "req_" + self._ids.hex(12)
+        if "request_id" not in kw:
+            request_id = self._request_id()
+            if request_id is not None:
+                kw["request_id"] = request_id
         return self._spec.reply(code_or_status, **kw)
+
+    def _request_id(self) -> str | None:
+        prefix = self._spec.request_id_prefix
+        return None if prefix is None else prefix + self._ids.hex(12)
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -645,7 +662,7 @@ class Emulator:
                 close_after = wants_close(msg)
                 body = b""
                 if "100-continue" in msg.tokens("Expect") and role.kind == "proxy" \
-                        and self.provider == "proxiesfo":
+                        and self._spec.refuses_expect:
                     # Answered 417 without reading the body, which may still
                     # arrive: this connection cannot be reused.
                     close_after = True
@@ -718,8 +735,8 @@ class Emulator:
             return self.error_reply(self._spec.bad_request)
         if status == 400 and role.kind == "proxy" and \
                 any(err.code == "400" for err in self._spec.errors):
-            # proxies.fo documents its reply to broken HTTP; soax and
-            # helodata do not, so they get a bare 400.
+            # Some proxies document their reply to broken HTTP (a 400 of
+            # their own); the others get a bare 400.
             return self.error_reply(400)
         return Reply(status, [("Content-Type", "text/plain")],
                      f"{status} {reason_phrase(status)}\n".encode())
@@ -755,15 +772,25 @@ class Emulator:
     # --- the pipeline -----------------------------------------------------------------
 
     def _credentials_ok(self, user: str | None, password: str | None) -> bool:
+        match = self._spec.user_match
+        if match == "key" and self._spec.kind == "proxy":
+            return user == self.password
         if password != self.password:
             return False
-        if self._spec.kind == "api" or self.provider == "soax":
-            # soax: the username carries the rules, the password is the key.
+        if self._spec.kind == "api" or match == "any":
             return True
-        if self.provider in ("proxiesfo", "generic"):
+        if match == "prefix":
             # The username is the account name followed by modifiers.
             return (user or "").split("-", 1)[0] == self.user
         return user == self.user
+
+    def _account(self, rec: RequestRecord, role: _Role) -> str:
+        """The key limits are counted under: the account, or the IP."""
+        if self._spec.per_ip:
+            return str(role.port)
+        if self._spec.user_match == "key" and rec.kind != "api":
+            return rec.user or ""
+        return rec.password or ""
 
     def _decide(self, rec: RequestRecord, role: _Role, msg: Message, ticket: _Ticket) -> None:
         """Fill *ticket* with the error code for this request, if any."""
@@ -792,17 +819,16 @@ class Emulator:
         if self._revoked is not None and self._revoked.expired():
             ticket.refuse(code)
             return
-        # Limits are per account, except helodata's, which are per IP.
-        key = str(role.port) if self.provider == "helodata" else rec.password
+        key = self._account(rec, role)
         if self._window is not None:
             admitted, remaining, wait = self._window.acquire(key)
             ticket.remaining = remaining
             if not admitted and self._enforce_rate:
-                ticket.refuse(code, retry_after=max(1, math.ceil(wait)))
-                if self.provider == "wxapros":
-                    ticket.kw.update(limit=self._window.limit, remaining=0,
-                                     window=self._window.window,
-                                     reset=math.ceil(time.time() + wait))
+                # The window's state, for providers whose 429 carries it.
+                ticket.refuse(code, retry_after=max(1, math.ceil(wait)),
+                              limit=self._window.limit, remaining=0,
+                              window=self._window.window,
+                              reset=math.ceil(time.time() + wait))
                 return
         if self._sites is not None:
             site = _target_host(rec)
@@ -831,7 +857,8 @@ class Emulator:
                 return
         if self._sessions is not None and rec.session and not self._sessions.use(rec.session):
             # bind-node forbids a replacement node: a different code.
-            if spec.bound_node_dead and not params["code"] and "bind-node" in (rec.user or ""):
+            if spec.bound_node_dead and spec.bound_node_token and not params["code"] \
+                    and spec.bound_node_token in (rec.user or ""):
                 code = spec.bound_node_dead
             ticket.refuse(code)
             return
@@ -857,77 +884,29 @@ class Emulator:
 
     def _validate(self, rec: RequestRecord, msg: Message) -> str | None:
         """The provider's own checks of the request, as its docs describe them."""
-        if self.provider == "soax":
-            return self._validate_soax(rec.user or "", rec.session)
-        if self.provider == "proxiesfo":
-            if msg.get("Expect") is not None:
-                return "417"
-            return self._validate_proxiesfo(rec.user or "")
-        # API requests may come in absolute form: look at the parsed path.
-        parts = _split(msg.start[1])
-        if parts is None:
-            return self._spec.bad_request
-        if self.provider == "wxapros":
-            match = re.fullmatch(r"/api/v1/vpn/ip/([^/]*)", parts.path)
-            if match:
-                return _check_ip(match[1])
-        if self.provider == "chocodata":
-            query = parse_qs(parts.query)
-            if "render_js" in query or "screenshot" in query:
-                return "not_implemented"
-        return None
-
-    def _validate_soax(self, user: str, session: str | None) -> str | None:
-        tokens = user.split("-")
-        names = tokens[0::2]
-        for rule in self.params["require_rules"]:
-            if rule not in names:
-                return "ERR_MISSING_PARAMS"
-        if tokens[0] != "package":
-            return None  # not a rules string: nothing to validate
-        if len(tokens) % 2:
-            # A hyphen inside a value (city-los-angeles) shifts every pair.
-            return "ERR_UNKNOWN_PARAM"
-        rules = dict(zip(names, tokens[1::2], strict=False))
-        if len(rules) != len(names):
-            return "ERR_DUPLICATE_PARAM"
-        if "country" in rules and rules["country"] not in COUNTRIES | {"any"}:
-            return "ERR_INVALID_VALUE"
-        if rules.get("bind") == "node" and (
-            any(name in rules for name in _SOAX_NO_BIND) or rules.get("onerror") == "replace"
-        ):
-            return "ERR_INVALID_COMBINATION"
-        if session:
-            # Rules are locked to a session id on its first use.
-            shape = "-".join(f"{k}-{v}" for k, v in rules.items() if k != "sessionid")
-            with self._lock:
-                first = self._soax_rules.setdefault(session, shape)
-            if first != shape:
-                return "SESSION_PARAMS_MISMATCH"
-        return None
-
-    def _validate_proxiesfo(self, user: str) -> str | None:
-        tokens = user.split("-")[1:]
-        values = dict(zip(tokens[0::2], tokens[1::2], strict=False))
-        if "country" in values and values["country"] not in COUNTRIES:
-            return "invalid-country-code"
-        if "state" in values and not _NAME.fullmatch(values["state"]):
-            return "invalid-state-code"
-        if "city" in values and not _NAME.fullmatch(values["city"]):
-            return "invalid-city-code"
-        if "ttl" in values:
-            ttl = values["ttl"]
-            if not ttl.isdigit() or not 1 <= int(ttl) <= 1440:
-                return "455"
-        return None
+        path, query = "", {}
+        if rec.kind == "api":
+            # API requests may come in absolute form: look at the parsed path.
+            parts = _split(msg.start[1])
+            if parts is None:
+                return self._spec.bad_request
+            path, query = parts.path, _query(parts.query, self._spec.key_param)
+        validate = self._spec.validate
+        if validate is None:
+            return None
+        kind: Literal["plain", "connect", "api"] = (
+            "api" if rec.kind == "api" else "connect" if rec.kind == "connect" else "plain")
+        return validate(Incoming(kind, rec.user or "", rec.session, rec.headers, path, query,
+                                 self.params, self._memory))
 
     def _error(self, ticket: _Ticket) -> Reply:
         assert ticket.code is not None
         return self.error_reply(ticket.code, **ticket.kw)
 
     def _with_rate_headers(self, reply: Reply, ticket: _Ticket) -> Reply:
-        """wxapros: every reply carries the window state (unless it has its own)."""
-        if self.provider != "wxapros" or self._window is None or \
+        """Every reply carries the window state, for providers that send it
+        (unless the reply has its own)."""
+        if self._spec.rate_window is None or self._window is None or \
                 reply.header("X-RateLimit-Limit") is not None:
             return reply
         remaining = ticket.remaining if ticket.remaining is not None else self._window.limit
@@ -1132,9 +1111,10 @@ class Emulator:
             self._malformed(conn, role, HTTPError(400, "bad request target"), msg)
             return False
         query = parse_qs(parts.query)
-        key = msg.get("X-API-Key") if self.provider == "wxapros" else None
+        header = self._spec.key_header
+        key = msg.get(header) if header else None
         if key is None:
-            key = query.get("api_key", [None])[0]
+            key = query.get(self._spec.key_param, [None])[0]
         rec = self._new_record(t0, key_id(key), "api", method, target, msg, None, key)
         override = self._respond(rec)
         ticket = _Ticket()
@@ -1160,29 +1140,20 @@ class Emulator:
 
     def _api_success(self, state: _ConnState, path: str, query: dict[str, list[str]],
                      ticket: _Ticket) -> Reply:
-        json_type = [("Content-Type", "application/json")]
-        if self.provider == "wxapros":
-            match = re.fullmatch(r"/api/v1/vpn/ip/([^/]+)", path)
-            data: dict[str, Any] = _ip_report(match[1]) if match else {"ok": True, "path": path}
-            return Reply(200, json_type, json.dumps(data).encode())
-        request_id = "req_" + self._ids.hex(12)
-        params = {k: v[0] for k, v in query.items() if k != "api_key"}
-        url = params.get("url")
-        if url is None:
-            data = {"request_id": request_id, "path": path, "query": params,
-                    "credits_used": 1}
-            return Reply(200, json_type, json.dumps(data).encode())
-        # Scrape through the local target (never the network): non-2xx
-        # target replies become the documented errors, and are not billed.
-        fetched = self._forward(state, Message(("GET", url, "HTTP/1.1"), []), b"")
-        if fetched is None or fetched.status >= 400:
+        def fetch(url: str) -> Reply | None:
+            return self._forward(state, Message(("GET", url, "HTTP/1.1"), []), b"")
+
+        params = {k: v[0] for k, v in query.items() if k != self._spec.key_param}
+        reply, billed = self._spec.answer(
+            ApiCall(path, params, self._request_id(), fetch, self._spec))
+        if not billed:
             self._refund(ticket)
-            code = "item_not_found" if fetched is not None and fetched.status == 404 \
-                else "target_unreachable"
-            return self.error_reply(code, request_id=request_id)
-        data = {"request_id": request_id, "url": url, "status": fetched.status,
-                "body": fetched.body.decode("utf-8", "replace"), "credits_used": 1}
-        return Reply(200, json_type, json.dumps(data).encode())
+        return reply
+
+
+def _query(text: str, key_param: str) -> dict[str, str]:
+    """A query's first values, without the API key."""
+    return {k: v[0] for k, v in parse_qs(text).items() if k != key_param}
 
 
 def _split(url: str) -> SplitResult | None:
@@ -1225,30 +1196,6 @@ def _fault_key(rec: RequestRecord) -> str:
     if host is None or host in _LOOPBACK:
         return parts.path + (f"?{parts.query}" if parts.query else "")
     return url
-
-
-def _check_ip(text: str) -> str | None:
-    """wxapros's 400 sub-codes for the IP in the path."""
-    if text.isdigit():
-        return "invalid_ip_integer_form"
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return "invalid_ip_format"
-    return None if address.is_global else "invalid_ip_reserved"
-
-
-def _ip_report(ip: str) -> dict[str, Any]:
-    """A deterministic, plausible answer for one IP."""
-    digest = hashlib.sha256(ip.encode()).digest()
-    return {
-        "ip": ip,
-        "is_vpn": digest[0] < 64,
-        "is_proxy": digest[1] < 32,
-        "is_tor": digest[2] < 8,
-        "asn": 1000 + int.from_bytes(digest[3:6], "big") % 60000,
-        "country": ("US", "DE", "JP", "GB", "FR", "BR", "IN", "NL")[digest[6] % 8],
-    }
 
 
 def _pipe(client: Conn, upstream: Conn) -> None:

@@ -8,17 +8,17 @@ up against the other instead of being copied into both.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._types import Reply
-
-#: Every emulated provider, in the order the docs list them.
-PROVIDERS = ("soax", "helodata", "proxiesfo", "wxapros", "chocodata", "generic")
 
 
 @dataclass(frozen=True)
@@ -281,12 +281,228 @@ def _generic(err: ErrorDef, code: str, kw: Mapping[str, Any]) -> Reply:
     return Reply(err.status, headers + _retry_after_header(kw) + _extra(kw), body, err.reason)
 
 
+# --- the providers' own checks and answers -------------------------------------
+
+
+class Memory:
+    """Per-emulator state a provider's checks keep between requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._first: dict[Any, Any] = {}
+
+    def first(self, key: Any, value: Any) -> Any:
+        """The value stored for *key*, storing *value* if there was none."""
+        with self._lock:
+            return self._first.setdefault(key, value)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What a provider's checks see of one request."""
+
+    kind: Literal["plain", "connect", "api"]
+    user: str
+    session: str | None
+    headers: Mapping[str, str]
+    #: API requests: the path and the query (first values; the key removed).
+    path: str
+    query: Mapping[str, str]
+    params: Mapping[str, Any]
+    memory: Memory
+
+    def header(self, name: str) -> str | None:
+        folded = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == folded:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """What an API's answer hook gets for an admitted request."""
+
+    path: str
+    query: Mapping[str, str]
+    #: A fresh request id (``None`` when the provider sends none).
+    request_id: str | None
+    #: ``fetch(url)``: the local target's reply for *url*, ``None`` if unreachable.
+    fetch: Callable[[str], Reply | None]
+    spec: ProviderSpec
+
+
+#: The provider's check of one request: an error code, or ``None``.
+Validator = Callable[[Incoming], "str | None"]
+#: An API's reply to an admitted request, and whether it is billed.
+Answer = Callable[[ApiCall], "tuple[Reply, bool]"]
+#: Reads the provider's code back from a reply (``None``: none found).
+Reader = Callable[["ProviderSpec", Reply], "str | None"]
+
+_NAME = re.compile(r"[a-z][a-z_]*")
+_SOAX_NO_BIND = ("rotate", "prefer")
+
+
+def _validate_soax(req: Incoming) -> str | None:
+    tokens = req.user.split("-")
+    names = tokens[0::2]
+    for rule in req.params["require_rules"]:
+        if rule not in names:
+            return "ERR_MISSING_PARAMS"
+    if tokens[0] != "package":
+        return None  # not a rules string: nothing to validate
+    if len(tokens) % 2:
+        # A hyphen inside a value (city-los-angeles) shifts every pair.
+        return "ERR_UNKNOWN_PARAM"
+    rules = dict(zip(names, tokens[1::2], strict=False))
+    if len(rules) != len(names):
+        return "ERR_DUPLICATE_PARAM"
+    if "country" in rules and rules["country"] not in COUNTRIES | {"any"}:
+        return "ERR_INVALID_VALUE"
+    if rules.get("bind") == "node" and (
+        any(name in rules for name in _SOAX_NO_BIND) or rules.get("onerror") == "replace"
+    ):
+        return "ERR_INVALID_COMBINATION"
+    if req.session:
+        # Rules are locked to a session id on its first use.
+        shape = "-".join(f"{k}-{v}" for k, v in rules.items() if k != "sessionid")
+        if req.memory.first(("rules", req.session), shape) != shape:
+            return "SESSION_PARAMS_MISMATCH"
+    return None
+
+
+def _validate_proxiesfo(req: Incoming) -> str | None:
+    if req.header("Expect") is not None:
+        return "417"
+    tokens = req.user.split("-")[1:]
+    values = dict(zip(tokens[0::2], tokens[1::2], strict=False))
+    if "country" in values and values["country"] not in COUNTRIES:
+        return "invalid-country-code"
+    if "state" in values and not _NAME.fullmatch(values["state"]):
+        return "invalid-state-code"
+    if "city" in values and not _NAME.fullmatch(values["city"]):
+        return "invalid-city-code"
+    if "ttl" in values:
+        ttl = values["ttl"]
+        if not ttl.isdigit() or not 1 <= int(ttl) <= 1440:
+            return "455"
+    return None
+
+
+_WXAPROS_IP = re.compile(r"/api/v1/vpn/ip/([^/]*)")
+
+
+def _validate_wxapros(req: Incoming) -> str | None:
+    """wxapros's 400 sub-codes for the IP in the path."""
+    match = _WXAPROS_IP.fullmatch(req.path)
+    if not match:
+        return None
+    text = match[1]
+    if text.isdigit():
+        return "invalid_ip_integer_form"
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return "invalid_ip_format"
+    return None if address.is_global else "invalid_ip_reserved"
+
+
+def _validate_chocodata(req: Incoming) -> str | None:
+    if "render_js" in req.query or "screenshot" in req.query:
+        return "not_implemented"
+    return None
+
+
+_JSON_TYPE = [("Content-Type", "application/json")]
+
+
+def _json_reply(data: Any, status: int = 200) -> Reply:
+    return Reply(status, list(_JSON_TYPE), json.dumps(data).encode())
+
+
+def _answer_wxapros(call: ApiCall) -> tuple[Reply, bool]:
+    match = _WXAPROS_IP.fullmatch(call.path)
+    if not match:
+        return _json_reply({"ok": True, "path": call.path}), True
+    ip = match[1]
+    # A deterministic, plausible answer for one IP.
+    digest = hashlib.sha256(ip.encode()).digest()
+    return _json_reply({
+        "ip": ip,
+        "is_vpn": digest[0] < 64,
+        "is_proxy": digest[1] < 32,
+        "is_tor": digest[2] < 8,
+        "asn": 1000 + int.from_bytes(digest[3:6], "big") % 60000,
+        "country": ("US", "DE", "JP", "GB", "FR", "BR", "IN", "NL")[digest[6] % 8],
+    }), True
+
+
+def _answer_chocodata(call: ApiCall) -> tuple[Reply, bool]:
+    url = call.query.get("url")
+    if url is None:
+        return _json_reply({"request_id": call.request_id, "path": call.path,
+                            "query": dict(call.query), "credits_used": 1}), True
+    # Scrape through the local target (never the network): non-2xx target
+    # replies become the documented errors, and are not billed.
+    fetched = call.fetch(url)
+    if fetched is None or fetched.status >= 400:
+        code = "item_not_found" if fetched is not None and fetched.status == 404 \
+            else "target_unreachable"
+        return call.spec.reply(code, request_id=call.request_id), False
+    return _json_reply({"request_id": call.request_id, "url": url, "status": fetched.status,
+                        "body": fetched.body.decode("utf-8", "replace"),
+                        "credits_used": 1}), True
+
+
+def read_header(name: str) -> Reader:
+    """A reader for providers that put their code in header *name*."""
+    def read(spec: ProviderSpec, reply: Reply) -> str | None:
+        return reply.header(name)
+    return read
+
+
+def read_json(*path: str) -> Reader:
+    """A reader for providers whose JSON body carries the code at *path*;
+    each step may also be a string (the code itself)."""
+    def read(spec: ProviderSpec, reply: Reply) -> str | None:
+        try:
+            data: Any = json.loads(reply.body)
+        except (ValueError, RecursionError):
+            # A responder's hostile body (invalid, or nested thousands deep).
+            return None
+        for step in path:
+            if not isinstance(data, dict):
+                return None
+            data = data.get(step)
+            if isinstance(data, str):
+                return data
+        return data if isinstance(data, str) else None
+    return read
+
+
+def read_proxy_status(spec: ProviderSpec, reply: Reply) -> str | None:
+    """RFC 9209 ``Proxy-Status: name; error=<type>``, else the bare status."""
+    match = re.search(r"error=([a-z_]+)", reply.header("Proxy-Status") or "")
+    return match.group(1) if match else str(reply.status)
+
+
+def read_status_or_text(spec: ProviderSpec, reply: Reply) -> str | None:
+    """The error whose status and text match the reply's, else the status."""
+    text = reply.body.decode("utf-8", "replace").strip().lower()
+    for err in spec.errors:
+        if err.status == reply.status and err.text.lower() == text:
+            return err.code
+    return str(reply.status)
+
+
 # --- providers ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ProviderSpec:
-    """One provider: its errors, and which of them each situation calls for."""
+    """One provider: its errors, which of them each situation calls for, and
+    the few things it does its own way (credentials, API key, checks,
+    answers). Emulating a new provider is a new entry in :data:`SPECS`."""
 
     name: str
     kind: Literal["proxy", "api"]
@@ -311,11 +527,38 @@ class ProviderSpec:
     families: tuple[str, ...] = ()
     #: Codes for: a proxy port that is down for a while (sent with
     #: ``Retry-After``), the service failing (an outage), a key that was
-    #: revoked (default: *auth_wrong*), a per-target-site rate limit.
+    #: revoked (default: *auth_wrong*), a per-target-site rate limit, an IP
+    #: of a per-IP batch that fails everything (scenario ``isp``).
     unavailable: str | None = None
     internal: str | None = None
     revoked: str | None = None
     site_limit: str | None = None
+    bad_ip: str | None = None
+    #: A username token that forbids a replacement node (*bound_node_dead*).
+    bound_node_token: str | None = None
+    #: How the proxy username is checked: ``exact`` (the account's user),
+    #: ``prefix`` (the user, then ``-modifiers``), ``any`` (the username
+    #: carries only rules; the password is the key), ``key`` (the API key is
+    #: the username, the password is empty). APIs check the key only.
+    user_match: Literal["exact", "prefix", "any", "key"] = "exact"
+    #: One proxy port per IP (``ips`` of them), limits counted per IP.
+    per_ip: bool = False
+    #: API key: the header that may carry it, and the query parameter.
+    key_header: str | None = None
+    key_param: str = "api_key"
+    #: The rate window sent on every reply (``X-RateLimit-*``) outside the
+    #: ``ratelimit`` scenario: ``(limit, window seconds)``.
+    rate_window: tuple[int, float] | None = None
+    #: Prefix of the request ids the provider generates (``req_``).
+    request_id_prefix: str | None = None
+    #: The provider answers ``Expect: 100-continue`` with an error instead
+    #: of ``100 Continue`` (the validator names the code).
+    refuses_expect: bool = False
+    #: Provider-only scenario parameters this provider takes.
+    takes: tuple[str, ...] = ()
+    validate: Validator | None = None
+    answer: Answer = _answer_chocodata
+    reader: Reader = read_status_or_text
 
     def find(self, code_or_status: str | int) -> tuple[ErrorDef, str]:
         """The error definition and the exact code for *code_or_status*.
@@ -359,30 +602,7 @@ class ProviderSpec:
         """The provider code a reply carries, read back the provider's way."""
         if reply.status < 400:
             return None
-        if self.name == "soax":
-            return reply.header("X-SOAX-Error")
-        if self.name == "helodata":
-            return reply.header("X-Helodata-Error-Code")
-        if self.name in ("wxapros", "chocodata"):
-            try:
-                data = json.loads(reply.body)
-            except (ValueError, RecursionError):
-                # A responder's hostile body (invalid, or nested thousands deep).
-                return None
-            if not isinstance(data, dict):
-                return None
-            code = data.get("error")
-            if isinstance(code, dict):
-                code = code.get("code")
-            return code if isinstance(code, str) else None
-        if self.name == "generic":
-            match = re.search(r"error=([a-z_]+)", reply.header("Proxy-Status") or "")
-            return match.group(1) if match else str(reply.status)
-        text = reply.body.decode("utf-8", "replace").strip().lower()
-        for err in self.errors:
-            if err.status == reply.status and err.text.lower() == text:
-                return err.code
-        return str(reply.status)
+        return self.reader(self, reply)
 
 
 SPECS: dict[str, ProviderSpec] = {
@@ -393,6 +613,8 @@ SPECS: dict[str, ProviderSpec] = {
         concurrency="RATE_LIMIT_EXCEEDED", transient=("NODE_UNAVAILABLE", "GATEWAY_TIMEOUT"),
         node_dead="NODE_UNAVAILABLE", bound_node_dead="BOUND_NODE_FAILED",
         unreachable="NODE_UNAVAILABLE", bad_request="ERR_INVALID_VALUE",
+        bound_node_token="bind-node", user_match="any", takes=("require_rules",),
+        validate=_validate_soax, reader=read_header("X-SOAX-Error"),
     ),
     "helodata": ProviderSpec(
         "helodata", "proxy", HELODATA_ERRORS, _helodata, None,
@@ -400,13 +622,15 @@ SPECS: dict[str, ProviderSpec] = {
         quota="batch-expired", rate_limit="rps-limit", concurrency="concurrent-limit",
         transient=("upstream-timeout",), node_dead=None, bound_node_dead=None,
         unreachable="upstream-timeout", bad_request="upstream-timeout",
-        families=("restricted-category-",),
+        families=("restricted-category-",), bad_ip="upstream-timeout", per_ip=True,
+        reader=read_header("X-Helodata-Error-Code"),
     ),
     "proxiesfo": ProviderSpec(
         "proxiesfo", "proxy", PROXIESFO_ERRORS, _proxiesfo, "session",
         auth_missing="407", auth_wrong="407", quota="452", rate_limit="429",
         concurrency="453", transient=("502", "503"), node_dead="502", bound_node_dead=None,
         unreachable="502", bad_request="400", unavailable="503", internal="500",
+        user_match="prefix", refuses_expect=True, validate=_validate_proxiesfo,
     ),
     "wxapros": ProviderSpec(
         "wxapros", "api", WXAPROS_ERRORS, _wxapros, None,
@@ -414,6 +638,12 @@ SPECS: dict[str, ProviderSpec] = {
         rate_limit="rate_limited", concurrency="rate_limited", transient=("internal_error",),
         node_dead=None, bound_node_dead=None, unreachable="internal_error",
         bad_request="bad_request", unavailable="unhealthy", internal="internal_error",
+        # The "gateway auth" wxapros accepts besides X-API-Key.
+        key_header="X-API-Key",
+        # Sent on every reply; outside the ratelimit scenario the window is
+        # far too wide to ever bind, so that it never slows a crawl.
+        rate_window=(1_000_000, 60.0),
+        validate=_validate_wxapros, answer=_answer_wxapros, reader=read_json("error", "code"),
     ),
     "chocodata": ProviderSpec(
         "chocodata", "api", CHOCODATA_ERRORS, _chocodata, None,
@@ -422,15 +652,23 @@ SPECS: dict[str, ProviderSpec] = {
         transient=("internal_error", "extraction_failed"), node_dead=None,
         bound_node_dead=None, unreachable="target_unreachable", bad_request="invalid_params",
         unavailable="capacity", internal="internal_error", revoked="revoked",
+        request_id_prefix="req_", validate=_validate_chocodata, answer=_answer_chocodata,
+        reader=read_json("error"),
     ),
     "generic": ProviderSpec(
         "generic", "proxy", GENERIC_ERRORS, _generic, "session",
         auth_missing="407", auth_wrong="407", quota=None, rate_limit="429",
         concurrency="connection_limit_reached", transient=("502", "503"), node_dead="502",
         bound_node_dead=None, unreachable="connection_refused", bad_request="400",
-        unavailable="503", internal="500",
+        unavailable="503", internal="500", user_match="prefix", reader=read_proxy_status,
     ),
 }
+
+#: Every emulated provider, in the order the docs list them.
+PROVIDERS = tuple(SPECS)
+
+#: The provider an :class:`Emulator` emulates when none is named.
+DEFAULT_PROVIDER = "generic"
 
 
 def format_seconds(value: float) -> str:

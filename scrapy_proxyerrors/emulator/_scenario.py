@@ -63,6 +63,9 @@ COMMON_PARAMS: Mapping[str, Any] = {
     "code": "",
 }
 
+#: Common parameters that only some providers take (``ProviderSpec.takes``).
+PROVIDER_PARAMS = ("require_rules",)
+
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
     """*value* in the type of *default*; strings (from the CLI) are parsed."""
