@@ -36,15 +36,7 @@ from ._http import (
     read_body,
     wants_close,
 )
-from ._providers import (
-    DEFAULT_PROVIDER,
-    SPECS,
-    ApiCall,
-    Incoming,
-    Memory,
-    ProviderSpec,
-    format_seconds,
-)
+from ._providers import DEFAULT_PROVIDER, SPECS
 from ._scenario import (
     COMMON_PARAMS,
     PROVIDER_PARAMS,
@@ -60,6 +52,7 @@ from ._scenario import (
     scenario_params,
 )
 from ._server import GONE, Listener, Registry
+from ._spec import ApiCall, Incoming, Memory, ProviderSpec, format_seconds
 from ._tls import server_context
 from ._types import Kind, Reply, RequestRecord, reason_phrase
 
