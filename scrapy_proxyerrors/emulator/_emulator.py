@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import logging
 import math
+import re
 import selectors
 import socket
 import threading
@@ -130,7 +131,9 @@ def session_of(user: str | None, param: str | None) -> str | None:
     """The session id in a username: the token after ``<param>``."""
     if not user or not param:
         return None
-    tokens = user.split("-")
+    # ``package-1-sessionid-abc``, or options separated by commas too
+    # (``groups-RESIDENTIAL,session-abc``).
+    tokens = re.split(r"[-,]", user)
     for index, token in enumerate(tokens[:-1]):
         if token == param and tokens[index + 1]:
             return tokens[index + 1]
@@ -239,6 +242,9 @@ class Emulator:
             spec.find(override)
         for code in params.get("codes", ()):
             spec.find(code)
+        if scenario == "flaky" and not params["codes"] and not spec.transient:
+            raise ValueError(f"{self.provider} documents no transient error: "
+                             "pass codes=<some of its codes>")
         if scenario == "isp" and not spec.per_ip:
             per_ip = ", ".join(name for name, other in SPECS.items() if other.per_ip)
             raise ValueError(f"scenario isp is for batches with one port per IP ({per_ip})")
@@ -462,6 +468,8 @@ class Emulator:
         ``limit``/``remaining``/``window``/``reset`` (rate-limit state) and
         ``headers`` (extra headers). See docs/emulator.md.
         """
+        for name in self._spec.takes:
+            kw.setdefault(name, self.params[name])
         if "request_id" not in kw:
             request_id = self._request_id()
             if request_id is not None:
@@ -589,7 +597,7 @@ class Emulator:
         *derive*: read the code back from the reply (a responder's reply, a
         reply to broken HTTP), since no code was chosen for it.
         """
-        if derive and reply.status >= 400 and rec.kind != "target":
+        if derive and rec.kind != "target":
             code = self._spec.code_of(reply)
         return self._store(replace(rec, status=reply.status, code=code))
 
@@ -773,8 +781,8 @@ class Emulator:
         if self._spec.kind == "api" or match == "any":
             return True
         if match == "prefix":
-            # The username is the account name followed by modifiers.
-            return (user or "").split("-", 1)[0] == self.user
+            # The username is the account name, then ``-modifiers``.
+            return user == self.user or (user or "").startswith(self.user + "-")
         return user == self.user
 
     def _account(self, rec: RequestRecord, role: _Role) -> str:
@@ -835,7 +843,7 @@ class Emulator:
         if self._concurrency is not None:
             release = self._concurrency.acquire(key)
             if release is None:
-                ticket.refuse(code)
+                ticket.refuse(code, concurrency=self._concurrency.limit)
                 return
             ticket.cleanups.append(release)
         invalid = self._validate(rec, msg)

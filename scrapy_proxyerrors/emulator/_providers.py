@@ -15,6 +15,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
+from ._providers_more import MORE_SPECS
 from ._spec import (
     ApiCall,
     ErrorDef,
@@ -445,6 +446,8 @@ SPECS: dict[str, ProviderSpec] = {
         unavailable="503", internal="500", user_match="prefix", reader=read_proxy_status,
     ),
 }
+
+SPECS.update(MORE_SPECS)
 
 #: Every emulated provider, in the order the docs list them.
 PROVIDERS = tuple(SPECS)

@@ -61,10 +61,12 @@ COMMON_PARAMS: Mapping[str, Any] = {
     "require_rules": (),
     #: The error code the scenario answers with, instead of the provider's default.
     "code": "",
+    #: brightdata: errors carry only RFC 9209 ``Proxy-Status`` (no ``x-brd-*``).
+    "proxy_status_only": False,
 }
 
 #: Common parameters that only some providers take (``ProviderSpec.takes``).
-PROVIDER_PARAMS = ("require_rules",)
+PROVIDER_PARAMS = ("require_rules", "proxy_status_only")
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:

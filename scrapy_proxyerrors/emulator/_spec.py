@@ -229,6 +229,9 @@ class ProviderSpec:
     #: The provider answers ``Expect: 100-continue`` with an error instead
     #: of ``100 Continue`` (the validator names the code).
     refuses_expect: bool = False
+    #: Some replies with a 2xx status are errors (a status header), which
+    #: the reader tells apart.
+    errors_in_2xx: bool = False
     #: Provider-only scenario parameters this provider takes.
     takes: tuple[str, ...] = ()
     validate: Validator | None = None
@@ -275,7 +278,7 @@ class ProviderSpec:
 
     def code_of(self, reply: Reply) -> str | None:
         """The provider code a reply carries, read back the provider's way."""
-        if reply.status < 400:
+        if reply.status < 400 and not self.errors_in_2xx:
             return None
         return self.reader(self, reply)
 
