@@ -129,6 +129,8 @@ def _answer_scrapfly(call: ApiCall) -> tuple[Reply, bool]:
 #: ``pc_status`` classes (more-providers.md): transient ones are worth a retry.
 PC_TRANSIENT = (429, 500, 503, 522, 599)
 PC_TERMINAL = (401, 402, 403, 404, 410, 422, 451)
+#: The prefix of the codes of failed crawls inside a 200.
+PC = "pc_status:"
 
 CRAWLBASE_ERRORS = (
     ed(401, "401", "Invalid token"),
@@ -139,18 +141,20 @@ CRAWLBASE_ERRORS = (
     ed(500, "500", "Crawlbase internal error"),
     ed(503, "503", "Crawlbase is unavailable"),
     # A crawl that went through but failed: a 200 whose ``pc_status`` says
-    # why (``pc_503``: e.g. the page was a CAPTCHA).
-    *(ed(200, f"pc_{s}", f"The crawl failed (pc_status {s}, transient)") for s in PC_TRANSIENT),
-    *(ed(200, f"pc_{s}", f"The crawl failed (pc_status {s}, terminal)") for s in PC_TERMINAL),
+    # why (``pc_status:503``: e.g. the page was a CAPTCHA).
+    *(ed(200, f"{PC}{s}", f"The crawl failed (pc_status {s}, transient)")
+      for s in PC_TRANSIENT),
+    *(ed(200, f"{PC}{s}", f"The crawl failed (pc_status {s}, terminal)")
+      for s in PC_TERMINAL),
 )
 #: The default concurrency of a token (more-providers.md).
 CRAWLBASE_CONCURRENCY = 20
 
 
 def _crawlbase(err: ErrorDef, code: str, kw: Mapping[str, Any]) -> Reply:
-    if code.startswith("pc_"):
+    if code.startswith(PC):
         # The page's own status is unknown here: a CAPTCHA served as 200.
-        pc = code[3:]
+        pc = code[len(PC):]
         original = str(kw.get("original_status") or 200)
         headers = [("Content-Type", "text/html; charset=utf-8"), ("original_status", original),
                    ("pc_status", pc)]
@@ -181,7 +185,7 @@ def _answer_crawlbase(call: ApiCall) -> tuple[Reply, bool]:
         # unreachable target is 599 (the emulator's choice: a transient class
         # member). Failed crawls are not billed (assumed).
         status = 599 if fetched is None else fetched.status
-        code = f"pc_{status}" if status in PC_TRANSIENT + PC_TERMINAL else "pc_599"
+        code = f"{PC}{status}" if status in PC_TRANSIENT + PC_TERMINAL else f"{PC}599"
         body = b"" if fetched is None else fetched.body
         return call.spec.reply(code, original_status=status, url=url,
                                body=body.decode("utf-8", "replace") or " "), False
@@ -193,7 +197,7 @@ def _answer_crawlbase(call: ApiCall) -> tuple[Reply, bool]:
 def _read_crawlbase(spec: ProviderSpec, reply: Reply) -> str | None:
     if reply.status < 300:
         pc = reply.header("pc_status")
-        return None if pc in (None, "200") else f"pc_{pc}"
+        return None if pc in (None, "200") else f"{PC}{pc}"
     return str(reply.status)
 
 
@@ -354,6 +358,29 @@ def _scrapingant(err: ErrorDef, code: str, kw: Mapping[str, Any]) -> Reply:
                  body, err.reason)
 
 
+# --- ScraperAPI (``api.scraperapi.com/?api_key=...&url=...``) -----------------------
+
+SCRAPERAPI_ERRORS = (
+    # It retries internally for up to 70 s, then answers 500 (not charged).
+    ed(500, "500", "Request failed after retrying for up to 70 seconds"),
+    # 403's and 429's meanings are unverified: a wrong key as 401 is the
+    # emulator's choice, so that the credential checks have a reply.
+    ed(401, "401", "Invalid API key"),
+)
+
+
+def _answer_scraperapi(call: ApiCall) -> tuple[Reply, bool]:
+    url = call.query.get("url")
+    if url is None:
+        return json_reply({"ok": True, "path": call.path}), True
+    fetched = call.fetch(url)
+    if fetched is None or fetched.status >= 500:
+        return call.spec.reply("500"), False
+    # Only 200 and 404 are charged; the target's status comes through.
+    kept = [(k, v) for k, v in fetched.header_items() if k.lower() == "content-type"]
+    return Reply(fetched.status, kept, fetched.body), fetched.status in (200, 404)
+
+
 # --- Zyte API, proxy mode (``api.zyte.com:8011``, the key as username) --------------
 
 ZYTE_API_ERRORS = (
@@ -468,8 +495,8 @@ MORE_SPECS: dict[str, ProviderSpec] = {
     "crawlbase": ProviderSpec(
         "crawlbase", "api", CRAWLBASE_ERRORS, _crawlbase, None,
         auth_missing="401", auth_wrong="401", quota="402", rate_limit="429",
-        concurrency="429", transient=("pc_503", "pc_500"), node_dead=None,
-        bound_node_dead=None, unreachable="pc_599", bad_request="422", unavailable="503",
+        concurrency="429", transient=(f"{PC}503", f"{PC}500"), node_dead=None,
+        bound_node_dead=None, unreachable=f"{PC}599", bad_request="422", unavailable="503",
         internal="500", key_param="token", answer=_answer_crawlbase, reader=_read_crawlbase,
         errors_in_2xx=True,
     ),
@@ -526,6 +553,12 @@ MORE_SPECS: dict[str, ProviderSpec] = {
         concurrency="409", transient=("423", "500"), node_dead=None, bound_node_dead=None,
         unreachable="404", bad_request="400", internal="500", key_param="x-api-key",
         key_header="x-api-key", reader=_status_text,
+    ),
+    "scraperapi": ProviderSpec(
+        "scraperapi", "api", SCRAPERAPI_ERRORS, _plain, None,
+        auth_missing="401", auth_wrong="401", quota=None, rate_limit=None, concurrency=None,
+        transient=("500",), node_dead=None, bound_node_dead=None, unreachable="500",
+        bad_request="500", internal="500", answer=_answer_scraperapi, reader=_status_text,
     ),
     "zyte_api": ProviderSpec(
         "zyte_api", "proxy", ZYTE_API_ERRORS, _zyte_api, None,
