@@ -275,6 +275,14 @@ def _round2_rows() -> list[Any]:
     return [row for row in ROUND2_ROWS if row.provider in SPECS]
 
 
+def _ambiguous() -> set[tuple[str, str]]:
+    """Codes the rows give under more than one status (no documented status)."""
+    seen: dict[tuple[str, str], set[int]] = {}
+    for row in _round2_rows():
+        seen.setdefault((row.provider, row.code), set()).add(row.status)
+    return {key for key, found in seen.items() if len(found) > 1}
+
+
 def _emulator_code(row: Any) -> str:
     """The emulator's code for a doc row: the same, or (a status shared by
     two meanings) the error whose text the row's header or body carries."""
@@ -303,6 +311,8 @@ def test_emulator_replies_classify_as_the_doc_rows(row: Any) -> None:
         reply = Emulator(row.provider, proxy_status_only=ps_only).error_reply(code)
     except ValueError:
         pytest.skip(f"the emulator has no {row.code} for {row.provider}")
+    if reply.status != row.on_wire and (row.provider, row.code) in _ambiguous():
+        pytest.skip(f"the docs give no status for {row.code}; the emulator sends {reply.status}")
     assert reply.status == row.on_wire
     transport = Transport(row.transport)
     error = classify(reply.status, reply.header_items(), reply.body, transport=transport,
