@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+import pytest_twisted
 
 from scrapy_proxyerrors import Transport, classify, rate_limit_wait
 from scrapy_proxyerrors.emulator import Emulator
@@ -714,3 +715,33 @@ def test_site_limit_counts_every_site_when_none_is_named() -> None:
                for host in ("a.test", "b.test", "a.test", "b.test")]
         assert got == [200, 200, 429, 429]
         assert emu.counters["scenario"]["refused_by_site"] == {"a.test": 1, "b.test": 1}
+
+
+@pytest_twisted.inlineCallbacks
+def test_pool_through_a_stock_scrapy_crawl() -> Any:
+    """The pool as a real crawl meets it: the refused port fails to connect,
+    the hanging one times out and Scrapy's closed socket is recorded, the
+    unavailable one answers 503 + Retry-After, the healthy one serves."""
+    from .crawling import Outcome, make_crawler
+
+    with Emulator("generic", "pool", size=4, refused={1}, hanging={2}, unavailable={3},
+                  unavailable_for=60) as emu:
+        proxies = emu.proxy_urls()
+        requests = [(emu.target_url(f"/page/{i}"), {"proxy": proxies[i % 4]})
+                    for i in range(8)]
+        outcome = Outcome()
+        crawler = make_crawler({"ADDONS": {}, "RETRY_ENABLED": False, "DOWNLOAD_TIMEOUT": 1,
+                                "HTTPERROR_ALLOW_ALL": True})
+        yield crawler.crawl(requests=requests, outcome=outcome)
+        assert emu.wait_for(lambda recs: sum(r.client_closed for r in recs) == 2)
+        counters = emu.counters
+    assert sorted(r.status for r in outcome.responses) == [200, 200, 503, 503]
+    # Twisted's errors, or (Scrapy 2.19+) Scrapy's Download* versions of them.
+    names = [type(f.value).__name__ for f in outcome.failures]
+    refused = [n for n in names if "ConnectionRefused" in n]
+    timed_out = [n for n in names if "Timeout" in n]
+    assert (len(refused), len(timed_out), len(outcome.failures)) == (2, 2, 4)
+    scenario = counters["scenario"]
+    assert (scenario["hanging"], scenario["hanging_closed"]) == (2, 2)
+    assert (scenario["refused"], scenario["refused_in_window"]) == (2, 1)
+    assert counters["by_kind"] == {"plain": 6, "target": 2}
