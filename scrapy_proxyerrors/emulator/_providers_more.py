@@ -18,8 +18,10 @@ from ._spec import (
     ApiCall,
     ErrorDef,
     ProviderSpec,
+    answer_passthrough,
     ed,
     extra_headers,
+    handed_on,
     json_reply,
     read_header,
     read_json,
@@ -113,14 +115,13 @@ def _read_scrapfly(spec: ProviderSpec, reply: Reply) -> str | None:
 
 
 def _answer_scrapfly(call: ApiCall) -> tuple[Reply, bool]:
+    page, billed = answer_passthrough(call)
     url = call.query.get("url")
-    if url is None:
-        return json_reply({"ok": True, "path": call.path}), True
-    fetched = call.fetch(url)
-    if fetched is None:
-        return call.spec.reply(call.spec.unreachable), False
-    result = {"success": fetched.status < 400, "status_code": fetched.status, "url": url,
-              "content": fetched.body.decode("utf-8", "replace")}
+    if url is None or not billed:
+        return page, billed
+    # The scraped page inside the JSON result.
+    result = {"success": page.status < 400, "status_code": page.status, "url": url,
+              "content": page.body.decode("utf-8", "replace")}
     return json_reply({"result": result, "uuid": call.request_id}), True
 
 
@@ -189,9 +190,10 @@ def _answer_crawlbase(call: ApiCall) -> tuple[Reply, bool]:
         body = b"" if fetched is None else fetched.body
         return call.spec.reply(code, original_status=status, url=url,
                                body=body.decode("utf-8", "replace") or " "), False
-    headers = [(k, v) for k, v in fetched.header_items() if k.lower() == "content-type"]
-    headers += [("original_status", str(fetched.status)), ("pc_status", "200"), ("url", url)]
-    return Reply(200, headers, fetched.body), True
+    page = handed_on(fetched)
+    headers = [*page.header_items(), ("original_status", str(fetched.status)),
+               ("pc_status", "200"), ("url", url)]
+    return Reply(200, headers, page.body), True
 
 
 def _read_crawlbase(spec: ProviderSpec, reply: Reply) -> str | None:
@@ -316,19 +318,6 @@ SCRAPEDO_ERRORS = (
 )
 
 
-def _answer_scrapedo(call: ApiCall) -> tuple[Reply, bool]:
-    url = call.query.get("url")
-    if url is None:
-        return call.spec.reply("400"), False
-    fetched = call.fetch(url)
-    if fetched is None:
-        return call.spec.reply("502"), False
-    # The target's own status comes through, and is billed (a target's 400
-    # is billed, Scrape.do's own is not).
-    kept = [(k, v) for k, v in fetched.header_items() if k.lower() == "content-type"]
-    return Reply(fetched.status, kept, fetched.body), True
-
-
 # --- ScrapeOps proxy aggregator (``proxy.scrapeops.io/v1/?api_key=...&url=...``) ------
 
 SCRAPEOPS_ERRORS = (
@@ -377,8 +366,7 @@ def _answer_scraperapi(call: ApiCall) -> tuple[Reply, bool]:
     if fetched is None or fetched.status >= 500:
         return call.spec.reply("500"), False
     # Only 200 and 404 are charged; the target's status comes through.
-    kept = [(k, v) for k, v in fetched.header_items() if k.lower() == "content-type"]
-    return Reply(fetched.status, kept, fetched.body), fetched.status in (200, 404)
+    return handed_on(fetched), fetched.status in (200, 404)
 
 
 # --- Zyte API, proxy mode (``api.zyte.com:8011``, the key as username) --------------
@@ -539,7 +527,9 @@ MORE_SPECS: dict[str, ProviderSpec] = {
         auth_missing="401", auth_wrong="401", quota="401", rate_limit="429",
         concurrency="429", transient=("502",), node_dead=None, bound_node_dead=None,
         unreachable="502", bad_request="400", internal="502", key_param="token",
-        answer=_answer_scrapedo, reader=_status_text,
+        # The target's own status comes through, and is billed (a target's
+        # 400 is billed, Scrape.do's own is not); its own failure is a 502.
+        reader=_status_text,
     ),
     "scrapeops": ProviderSpec(
         "scrapeops", "api", SCRAPEOPS_ERRORS, _plain, None,

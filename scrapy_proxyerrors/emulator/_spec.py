@@ -127,8 +127,13 @@ def answer_passthrough(call: ApiCall) -> tuple[Reply, bool]:
     fetched = call.fetch(url)
     if fetched is None:
         return call.spec.reply(call.spec.unreachable), False
+    return handed_on(fetched), True
+
+
+def handed_on(fetched: Reply) -> Reply:
+    """A target's reply as an API hands it on: its status, content type and body."""
     kept = [(k, v) for k, v in fetched.header_items() if k.lower() == "content-type"]
-    return Reply(fetched.status, kept, fetched.body), True
+    return Reply(fetched.status, kept, fetched.body)
 
 
 def read_header(name: str) -> Reader:
