@@ -405,7 +405,8 @@ SPECS: dict[str, ProviderSpec] = {
         quota="batch-expired", rate_limit="rps-limit", concurrency="concurrent-limit",
         transient=("upstream-timeout",), node_dead=None, bound_node_dead=None,
         unreachable="upstream-timeout", bad_request="upstream-timeout",
-        families=("restricted-category-",), bad_ip="upstream-timeout", per_ip=True,
+        families=("restricted-category-",), family_example="gambling",
+        bad_ip="upstream-timeout", per_ip=True,
         reader=read_header("X-Helodata-Error-Code"),
     ),
     "proxiesfo": ProviderSpec(

@@ -416,7 +416,18 @@ BRIGHTDATA_ERRORS = (
     ed(502, "client_10100", "Zone usage limit reached"),
     ed(502, "peer_30030", "No peers in the requested city"),
     ed(502, "target_40001", "Target DNS failure"),
+    # Web Unlocker and SERP API codes, in x-brd-error-code (more-providers.md).
+    *(ed(400, code, f"Unlocker refused the request ({code})")
+      for code in ("premium", "feature_not_active", "ub_bad_endpoint_robots")),
+    ed(429, "sr_rate_limit", "Auto-throttled due to low success rate"),
+    *(ed(502, code, f"Unlocker could not fetch the page ({code})")
+      for code in ("reject_block", "resolve_failed_", "http_status", "expect_element",
+                   "domcontentloaded_event_timeout", "document_load_failed",
+                   "net_err_cert_date_invalid")),
 )
+#: The unlocker's codes (the rest are proxy-level codes).
+_BRD_UNLOCKER = frozenset(err.code for err in BRIGHTDATA_ERRORS
+                          if not err.code[-1].isdigit())
 #: The RFC 9209 error token sent beside each code in ``Proxy-Status``. Only
 #: client_10060's (destination_ip_unroutable) is in the collected facts; the
 #: others are the emulator's choice of the closest registered token.
@@ -444,12 +455,18 @@ def _brd_token(code: str) -> str:
 
 def _brightdata(err: ErrorDef, code: str, kw: Mapping[str, Any]) -> Reply:
     detail = str(kw.get("detail") or err.text)
+    headers: list[tuple[str, str]] = []
+    if err.code in _BRD_UNLOCKER:
+        # The unlocker's own codes: x-brd-error-code, with x-brd-error on
+        # every such error; no Proxy-Status form of them is documented.
+        headers += [("x-brd-error-code", code), ("x-brd-error", detail)]
+        return Reply(err.status, headers + retry_after_header(kw) + extra_headers(kw), b"",
+                     err.reason)
     # RFC 9209, as Bright Data sends it since late 2025: the provider's code
     # leads ``details``, written with a hyphen there.
     proxy_status = (f"brd.superproxy.io; received-status={err.status}; "
                     f"error={_brd_token(code)}; "
                     f"details={json.dumps(code.replace('_', '-') + ': ' + detail)}")
-    headers: list[tuple[str, str]] = []
     if not kw.get("proxy_status_only"):
         headers += [("x-brd-err-code", code), ("x-brd-error", err.text),
                     ("x-brd-err-msg", detail)]
@@ -459,7 +476,7 @@ def _brightdata(err: ErrorDef, code: str, kw: Mapping[str, Any]) -> Reply:
 
 
 def _read_brightdata(spec: ProviderSpec, reply: Reply) -> str | None:
-    code = reply.header("x-brd-err-code")
+    code = reply.header("x-brd-err-code") or reply.header("x-brd-error-code")
     if code:
         return code
     details = (reply.header("Proxy-Status") or "").partition("details=")[2].strip('" ')
@@ -567,6 +584,7 @@ MORE_SPECS: dict[str, ProviderSpec] = {
         rate_limit="client_10110", concurrency="client_10110", transient=("peer_30030",),
         node_dead=None, bound_node_dead=None, unreachable="target_40001",
         bad_request="client_10063", revoked="client_10040", site_limit="policy_20220",
+        families=("resolve_failed_",), family_example="dns",
         user_match="prefix", takes=("proxy_status_only",), reader=_read_brightdata,
     ),
 }

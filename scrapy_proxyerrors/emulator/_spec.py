@@ -203,8 +203,10 @@ class ProviderSpec:
     #: The error for a target that cannot be reached.
     unreachable: str
     bad_request: str
-    #: Codes that are a prefix family (the code is the prefix plus anything).
+    #: Codes that are a prefix family (the code is the prefix plus anything),
+    #: and the suffix that makes an example of one.
     families: tuple[str, ...] = ()
+    family_example: str = "example"
     #: Codes for: a proxy port that is down for a while (sent with
     #: ``Retry-After``), the service failing (an outage), a key that was
     #: revoked (default: *auth_wrong*), a per-target-site rate limit, an IP
@@ -270,7 +272,7 @@ class ProviderSpec:
         raise ValueError(f"{self.name} documents no error code {code!r}; known: {known}")
 
     def _concrete(self, code: str) -> str:
-        return code + "gambling" if code in self.families else code
+        return code + self.family_example if code in self.families else code
 
     def codes(self) -> tuple[str, ...]:
         """Every documented code (families with an example suffix)."""
