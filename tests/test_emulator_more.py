@@ -20,7 +20,8 @@ from scrapy_proxyerrors.emulator.client import RawClient, RawResponse, basic_aut
 from scrapy_proxyerrors.profiles import BUILTIN_PROFILES
 
 NEW = ("scrapfly", "crawlbase", "apify", "zenrows", "thordata", "bytio", "nimble",
-       "scrapedo", "scrapeops", "scrapingant", "scraperapi", "zyte_api", "brightdata")
+       "scrapedo", "scrapeops", "scrapingant", "scraperapi", "zyte_api", "brightdata",
+       "brightdata_api")
 APIS = tuple(name for name in NEW if SPECS[name].kind == "api")
 PROXIES = tuple(name for name in NEW if SPECS[name].kind == "proxy")
 
@@ -41,6 +42,13 @@ def _proxy_get(emu: Emulator, url: str, *, user: str | None = None, port: int | 
 def _api_get(emu: Emulator, query: str, *, key: bool = True,
              headers: dict[str, str] | None = None) -> RawResponse:
     with RawClient("127.0.0.1", emu.ports["api"]) as client:
+        if emu.provider == "brightdata_api":
+            # The Direct API: a JSON request, the key in Authorization.
+            url = query.partition("url=")[2]
+            body = json.dumps({"zone": "z1", "url": url, "format": "raw"}).encode()
+            sent = {**(emu.api_headers() if key else {}), **(headers or {}),
+                    "Content-Type": "application/json"}
+            return client.request("POST", emu.api_url("/request", key=False), sent, body)
         return client.request("GET", emu.api_url("/?" + query, key=key), headers or {})
 
 
@@ -88,7 +96,8 @@ def test_api_modes_scrape_the_local_target(provider: str) -> None:
         spec = SPECS[provider]
         assert refused.status == spec.find(spec.auth_missing)[0].status
         assert emu.requests[-1].code == spec.auth_missing
-        assert f"{spec.key_param}=k3y" in emu.api_url("/x")
+        if spec.key_param:
+            assert f"{spec.key_param}=k3y" in emu.api_url("/x")
 
 
 # --- Crawlbase: errors inside a 200 --------------------------------------------------
@@ -320,3 +329,26 @@ def test_emulator_replies_classify_as_the_doc_rows(row: Any) -> None:
                      request_url=row.url if transport is Transport.API else "")
     assert error is not None
     assert (error.category, error.action, error.scope) == (row.category, row.action, row.scope)
+
+
+def test_brightdata_direct_api_reports_inside_a_200() -> None:
+    with Emulator("brightdata_api", "flaky", rate=1.0, password="bkey") as emu:
+        assert emu.api_headers() == {"Authorization": "Bearer bkey"}
+        blocked = _api_get(emu, "url=http://shop.test/page/1")
+        assert (blocked.status, blocked.header("x-brd-status-code"),
+                blocked.header("x-brd-error-code")) == (200, "502", "reject_block")
+        assert emu.requests[-1].code == "reject_block"
+    with Emulator("brightdata_api", password="bkey") as emu:
+        page = _api_get(emu, "url=http://shop.test/status/404")
+        assert (page.status, page.header("x-brd-status-code")) == (200, "404")
+        assert emu.requests[-1].code is None  # the target's own 404, no provider error
+        wrong = _api_get(emu, "url=http://shop.test/page/1", key=False,
+                         headers={"Authorization": "Basic bkey"})
+        assert (wrong.status, wrong.body, wrong.header("x-brd-error")) == \
+            (401, b"Invalid API key", None)
+        with RawClient("127.0.0.1", emu.ports["api"]) as client:
+            no_zone = client.request("POST", emu.api_url("/request", key=False),
+                                     emu.api_headers(), b'{"url": "http://shop.test/"}')
+        assert (no_zone.status, no_zone.body) == (400, b"zone not found")
+    assert SPECS["brightdata_api"].code_of(
+        Emulator("brightdata_api").error_reply("client_10000")) == "client_10000"

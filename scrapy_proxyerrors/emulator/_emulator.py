@@ -428,7 +428,7 @@ class Emulator:
         if not path.startswith("/"):
             path = "/" + path
         name = self._spec.key_param
-        if key and f"{name}=" not in path:
+        if key and name and f"{name}=" not in path:
             bare, _, query = path.partition("?")
             param = f"{name}=" + quote(self.password, safe="")
             path = f"{bare}?{param}" + (f"&{query}" if query else "")
@@ -437,8 +437,10 @@ class Emulator:
     def api_headers(self) -> dict[str, str]:
         """Headers that authenticate to the API the documented way, where it
         documents a header for its key; else ``{}``."""
-        header = self._spec.key_header
-        return {header: self.password} if header else {}
+        header, scheme = self._spec.key_header, self._spec.key_scheme
+        if not header:
+            return {}
+        return {header: f"{scheme} {self.password}" if scheme else self.password}
 
     @property
     def ports(self) -> dict[str, Any]:
@@ -1112,10 +1114,7 @@ class Emulator:
             self._malformed(conn, role, HTTPError(400, "bad request target"), msg)
             return False
         query = parse_qs(parts.query)
-        header = self._spec.key_header
-        key = msg.get(header) if header else None
-        if key is None:
-            key = query.get(self._spec.key_param, [None])[0]
+        key = self._api_key(msg, query)
         rec = self._new_record(t0, key_id(key), "api", method, target, msg, None, key)
         override = self._respond(rec)
         ticket = _Ticket()
@@ -1127,7 +1126,7 @@ class Emulator:
                 self._decide(rec, role, msg, ticket)
                 self._pause()
                 if ticket.code is None:
-                    reply = self._api_success(state, parts.path or "/", query, ticket)
+                    reply = self._api_success(state, parts.path or "/", query, body, ticket)
                 else:
                     reply = self._error(ticket)
                 reply = self._with_rate_headers(reply, ticket)
@@ -1139,20 +1138,32 @@ class Emulator:
             for cleanup in ticket.cleanups:
                 cleanup()
 
+    def _api_key(self, msg: Message, query: dict[str, list[str]]) -> str | None:
+        """The API key, from the provider's header or its query parameter."""
+        spec = self._spec
+        key = msg.get(spec.key_header) if spec.key_header else None
+        if key is not None and spec.key_scheme:
+            scheme, _, token = key.strip().partition(" ")
+            # Present but in another scheme: a key no account matches.
+            key = token.strip() if scheme.lower() == spec.key_scheme.lower() else ""
+        if key is None and spec.key_param:
+            key = query.get(spec.key_param, [None])[0]
+        return key
+
     def _api_success(self, state: _ConnState, path: str, query: dict[str, list[str]],
-                     ticket: _Ticket) -> Reply:
+                     body: bytes, ticket: _Ticket) -> Reply:
         def fetch(url: str) -> Reply | None:
             return self._forward(state, Message(("GET", url, "HTTP/1.1"), []), b"")
 
         params = {k: v[0] for k, v in query.items() if k != self._spec.key_param}
         reply, billed = self._spec.answer(
-            ApiCall(path, params, self._request_id(), fetch, self._spec))
+            ApiCall(path, params, self._request_id(), fetch, self._spec, body))
         if not billed:
             self._refund(ticket)
         return reply
 
 
-def _query(text: str, key_param: str) -> dict[str, str]:
+def _query(text: str, key_param: str | None) -> dict[str, str]:
     """A query's first values, without the API key."""
     return {k: v[0] for k, v in parse_qs(text).items() if k != key_param}
 

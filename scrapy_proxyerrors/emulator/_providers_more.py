@@ -484,6 +484,63 @@ def _read_brightdata(spec: ProviderSpec, reply: Reply) -> str | None:
     return head.replace("-", "_") if head else str(reply.status)
 
 
+# --- Bright Data Direct API (``POST api.brightdata.com/request``) --------------------
+
+BRIGHTDATA_API_ERRORS = (
+    # Refused before the unlocker: a real status, plain text, no x-brd-*.
+    ed(401, "401", "Invalid API key"),
+    ed(400, "400", "zone not found"),
+    # Once the request reached the unlocker the reply is a 200 and the real
+    # status is in x-brd-status-code (the status here is the wire's).
+    *(ed(200, code, text) for code, text in (
+        ("reject_block", "The target blocked the unlocker"),
+        ("sr_rate_limit", "Auto-throttled due to low success rate"),
+        ("feature_not_active", "The feature is not active on this zone"),
+        ("resolve_failed_", "The target's name did not resolve"),
+        ("http_status", "The target answered an error status"),
+        ("client_10000", "Invalid authentication"),
+    )),
+)
+#: The real status of each error inside a 200.
+_BRD_API_REAL = {"reject_block": 502, "sr_rate_limit": 429, "feature_not_active": 400,
+                 "resolve_failed_": 502, "http_status": 502, "client_10000": 407}
+
+
+def _brightdata_api(err: ErrorDef, code: str, kw: Mapping[str, Any]) -> Reply:
+    if err.status != 200:
+        return _plain(err, code, kw)
+    detail = str(kw.get("detail") or err.text)
+    # Proxy-level codes passed through keep their header, x-brd-err-code.
+    name = "x-brd-err-code" if code[-1].isdigit() else "x-brd-error-code"
+    headers = [("x-brd-status-code", str(_BRD_API_REAL[err.code])), (name, code),
+               ("x-brd-error", detail)]
+    return Reply(200, headers + retry_after_header(kw) + extra_headers(kw), b"")
+
+
+def _read_brightdata_api(spec: ProviderSpec, reply: Reply) -> str | None:
+    if reply.status < 300:
+        return reply.header("x-brd-err-code") or reply.header("x-brd-error-code")
+    return str(reply.status)
+
+
+def _answer_brightdata_api(call: ApiCall) -> tuple[Reply, bool]:
+    """``{"zone", "url", "format": "raw"}``: the page, its status in
+    ``x-brd-status-code``. No zone or no URL: the 400."""
+    try:
+        request = json.loads(call.body or b"{}")
+    except ValueError:
+        request = None
+    if not isinstance(request, dict) or not request.get("zone") or \
+            not isinstance(request.get("url"), str):
+        return call.spec.reply("400"), False
+    fetched = call.fetch(request["url"])
+    if fetched is None:
+        return call.spec.reply("resolve_failed_dns"), False
+    page = handed_on(fetched)
+    return Reply(200, [*page.header_items(), ("x-brd-status-code", str(page.status))],
+                 page.body), True
+
+
 MORE_SPECS: dict[str, ProviderSpec] = {
     "scrapfly": ProviderSpec(
         "scrapfly", "api", SCRAPFLY_ERRORS, _scrapfly, None,
@@ -586,5 +643,14 @@ MORE_SPECS: dict[str, ProviderSpec] = {
         bad_request="client_10063", revoked="client_10040", site_limit="policy_20220",
         families=("resolve_failed_",), family_example="dns",
         user_match="prefix", takes=("proxy_status_only",), reader=_read_brightdata,
+    ),
+    "brightdata_api": ProviderSpec(
+        "brightdata_api", "api", BRIGHTDATA_API_ERRORS, _brightdata_api, None,
+        auth_missing="401", auth_wrong="401", quota=None, rate_limit="sr_rate_limit",
+        concurrency="sr_rate_limit", transient=("reject_block",), node_dead=None,
+        bound_node_dead=None, unreachable="resolve_failed_dns", bad_request="400",
+        families=("resolve_failed_",), family_example="dns",
+        key_header="Authorization", key_scheme="Bearer", key_param=None,
+        answer=_answer_brightdata_api, reader=_read_brightdata_api, errors_in_2xx=True,
     ),
 }

@@ -100,6 +100,8 @@ class ApiCall:
     #: ``fetch(url)``: the local target's reply for *url*, ``None`` if unreachable.
     fetch: Callable[[str], Reply | None]
     spec: ProviderSpec
+    #: The request's body (APIs that take a JSON request).
+    body: bytes = b""
 
 
 #: The provider's check of one request: an error code, or ``None``.
@@ -225,9 +227,12 @@ class ProviderSpec:
     user_match: Literal["exact", "prefix", "any", "key"] = "exact"
     #: One proxy port per IP (``ips`` of them), limits counted per IP.
     per_ip: bool = False
-    #: API key: the header that may carry it, and the query parameter.
+    #: API key: the header that may carry it (after *key_scheme*, as in
+    #: ``Authorization: Bearer <key>``), and the query parameter (``None``:
+    #: the header only).
     key_header: str | None = None
-    key_param: str = "api_key"
+    key_scheme: str | None = None
+    key_param: str | None = "api_key"
     #: The rate window sent on every reply (``X-RateLimit-*``) outside the
     #: ``ratelimit`` scenario: ``(limit, window seconds)``.
     rate_window: tuple[int, float] | None = None
