@@ -246,9 +246,8 @@ class Identity:
     @staticmethod
     def transport(request: Request, profile: Profile | None) -> Transport:
         if request.meta.get("proxy"):
-            return (
-                Transport.PLAIN if urlparse_cached(request).scheme == "http" else Transport.TARGET
-            )
+            # Scrapy normalises URLs (lower-case scheme): no parse needed.
+            return Transport.PLAIN if request.url.startswith("http:") else Transport.TARGET
         if profile is not None and profile.kind != "proxy":
             return Transport.API
         return Transport.TARGET
