@@ -386,6 +386,12 @@ class Scheduler:
 
     def _on_idle(self) -> None:
         if self._n_parked and self.stopping is None:
+            heap = self._parked
+            if heap and heap[0].due <= self.clock() + _EPSILON and (
+                self._timer is None or not self._timer.active()
+            ):
+                # A release that no timer will make (e.g. one that failed to arm).
+                self._release_due()
             raise DontCloseSpider
 
     def _on_opened(self) -> None:
@@ -771,11 +777,21 @@ class Scheduler:
 
     # ------------------------------------------------------ circuit breaker
 
-    def outage(self, request: Request, account: str, now: float) -> bool:
-        """A failure of the provider's own service; ``True`` while the breaker is open."""
+    def outage(
+        self,
+        request: Request,
+        account: str,
+        now: float,
+        profile: Profile | None = None,
+    ) -> bool:
+        """A failure of the provider's own service; ``True`` while the breaker is open.
+
+        A profile may carry its provider's documented ``breaker_threshold`` and
+        ``breaker_recovery``; the settings apply otherwise."""
         breaker = self._breakers.get(account)
         if breaker is None:
-            breaker = self._breakers[account] = _Breaker(self.config.breaker_recovery)
+            recovery = getattr(profile, "breaker_recovery", None) or self.config.breaker_recovery
+            breaker = self._breakers[account] = _Breaker(recovery)
         breaker.failures += 1
         if request.meta.get(PROBE) and breaker.probing:
             breaker.probing = False
@@ -789,7 +805,8 @@ class Scheduler:
             return True
         if breaker.open_until:
             return True
-        if breaker.failures < self.config.breaker_threshold:
+        threshold = getattr(profile, "breaker_threshold", None) or self.config.breaker_threshold
+        if breaker.failures < threshold:
             return False
         breaker.open_until = now + breaker.recovery
         breaker.opened_at = now

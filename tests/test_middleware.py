@@ -369,3 +369,21 @@ def test_breaker_opens_after_consecutive_outages_and_probes_once() -> None:
     mw.process_response(probe, Response(probe.url, status=200, request=probe))
     assert call(15)[1] is None
     assert _stat(mw, "proxyerrors/breaker/outages") == 1
+
+
+def test_key_values_in_urls_stay_with_the_crawl() -> None:
+    """A key seen in a URL masks that crawl's provider text, but is not made a
+    process-wide log secret (which cost every later log line of every crawl)."""
+    from scrapy_proxyerrors import _redact
+
+    mw, _ = _mw()
+    key = "Zq9UniqueKeyValue77"
+    request = Request(f"https://api.chocodata.com/v1/p?api_key={key}&id=1",
+                      meta={"proxyerrors_provider": "chocodata"})
+    mw.process_request(request)
+    body = b'{"error": "invalid_params", "message": "key Zq9UniqueKeyValue77 bad"}'
+    with pytest.raises(ProviderErrorDropped) as dropped:
+        mw.process_response(request, Response(request.url, status=400, body=body,
+                                              request=request))
+    assert key not in (dropped.value.error.detail or "")
+    assert key not in _redact._known
