@@ -233,3 +233,47 @@ def test_an_api_outage_gets_few_probes_and_every_url_after_it() -> Any:
     assert stats["proxyerrors/breaker/opened"] >= 1
     assert stats["proxyerrors/breaker/outages"] >= 1
     assert stats["finish_reason"] == "finished"
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_stop_closes_at_once_and_keeps_parked_requests_for_jobdir(tmp_path: Path) -> Any:
+    """Account A is paused for 60 s (its requests park); account B's key fails:
+    the crawl stops without waiting out A's pause, and A's parked requests are
+    in JOBDIR for the resume."""
+    jobdir = str(tmp_path / "job")
+    with Emulator("soax") as emu:
+        lock = threading.Lock()
+        state = {"broken": True, "limited": 0}
+
+        def responder(record: Any) -> Any:
+            if record.kind != "plain" or not state["broken"]:
+                return None
+            with lock:
+                if record.user.startswith("package-a") and not state["limited"]:
+                    state["limited"] = record.seq
+                    return emu.error_reply("RATE_LIMIT_EXCEEDED", retry_after=60)
+            if record.user.startswith("package-b"):
+                return emu.error_reply("AUTH_FAILED")
+            return None
+
+        emu.set_responder(responder)
+        a = emu.proxy_url(user="package-a")
+        b = emu.proxy_url(user="package-b")
+        requests = [(emu.target_url(f"/page/{i}"), {"proxy": a}) for i in range(6)]
+        requests += [(emu.target_url(f"/page/{i}"), {"proxy": b}) for i in range(10, 16)]
+        settings = {"CONCURRENT_REQUESTS": 1, "JOBDIR": jobdir}
+        crawler, outcome = yield _crawl(settings, requests, dont_filter=False)
+        first = _provider_records(emu)
+        stats = crawler.stats.get_stats()
+        assert stats["finish_reason"] == "proxyerrors_auth"
+        # Nothing of account A reached the provider inside its pause, and no
+        # parked request was released: the close did not wait for the pause.
+        assert [r for r in first if r.user == "package-a" and r.seq > state["limited"]] == []
+        assert stats.get("proxyerrors/scheduler/released") is None
+        assert stats["proxyerrors/scheduler/parked"] >= 1
+        state["broken"] = False
+        crawler2, outcome2 = yield _crawl(settings, requests, dont_filter=False)
+    fetched = Counter(r.url for r in outcome.responses + outcome2.responses if r.status == 200)
+    assert crawler2.stats.get_value("finish_reason") == "finished"
+    assert set(fetched) == {url for url, _ in requests}
+    assert all(count == 1 for count in fetched.values()), fetched
