@@ -401,6 +401,10 @@ class Scheduler:
         parked requests must reach the scheduler before it closes, whatever
         closed the spider, so that ``JOBDIR`` keeps them.
         """
+        stopped = self.state.stopped()
+        if stopped is not None:
+            # A shared state whose namespace another process already stopped.
+            self.stop(stopped[0])
         engine = self._engine()
         slot = getattr(engine, "_slot", None)
         scheduler = getattr(slot, "scheduler", None)

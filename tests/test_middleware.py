@@ -387,3 +387,29 @@ def test_key_values_in_urls_stay_with_the_crawl() -> None:
                                               request=request))
     assert key not in (dropped.value.error.detail or "")
     assert key not in _redact._known
+
+
+def test_a_site_scoped_limit_holds_back_only_that_site_through_that_account() -> None:
+    """Scope.SITE: "this target site through this account" pauses the key
+    ``<account>|<host>``; other sites of the account keep flowing."""
+    profiles = {"nimbus": {
+        "title": "Nimbus", "kind": "proxy", "proxy_hosts": ["*.nimbus.example"],
+        "signature_headers": ["X-Nimbus-Error"], "code_headers": ["X-Nimbus-Error"],
+        "rules": [{"status": 429, "code": "SITE_LIMIT", "category": "rate_limit",
+                   "action": "slowdown", "scope": "site",
+                   "meaning": "Too many requests to this site.", "fix": "Slow down."}],
+    }}
+    mw, clock = _mw({"PROXYERRORS_PROVIDERS": profiles})
+    proxy = "http://cust:pw@gw.nimbus.example:7000"
+    first = Request("http://shop.example/1", meta={"proxy": proxy})
+    assert mw.process_request(first) is None
+    response = Response(first.url, status=429, request=first,
+                        headers={"X-Nimbus-Error": "SITE_LIMIT", "Retry-After": "20"})
+    retry = mw.process_response(first, response)
+    assert isinstance(retry, Request)
+    account = mw.identity.route(first, mw.config.profiles["nimbus"])[1]
+    assert mw.state.paused_until(f"{account}|shop.example") == clock.now + 20
+    assert mw.state.paused_until(account) == 0.0
+    held = mw.process_request(Request("http://shop.example/2", meta={"proxy": proxy}))
+    assert isinstance(held, Request) and held.meta[NOT_BEFORE] >= clock.now + 20
+    assert mw.process_request(Request("http://other.example/", meta={"proxy": proxy})) is None

@@ -199,3 +199,13 @@ def test_repeated_429s_without_a_stated_limit_learn_a_rate() -> None:
     assert rate is not None and 0 < rate <= 5
     lower = scheduler.learn_rate("acct", None, 1.0, clock.now, limited=True)
     assert lower is not None and lower < rate
+
+
+def test_a_crawl_joining_a_stopped_namespace_stops() -> None:
+    clock = Clock()
+    scheduler = _scheduler(clock)
+    scheduler.state.stop("proxyerrors_auth", "soax/AUTH_FAILED@gw:1")
+    scheduler._on_opened()
+    assert scheduler.stopping == "proxyerrors_auth"
+    with pytest.raises(IgnoreRequest):
+        scheduler._on_scheduled(Request("http://example.com/"))
