@@ -610,9 +610,16 @@ class Scheduler:
         """*request* finished (a reply or an exception): free its place.
 
         Returns its account (``None`` when it was not admitted here)."""
-        account: str | None = request.meta.pop(INFLIGHT, None)
+        meta = request.meta
+        account: str | None = meta.pop(INFLIGHT, None)
         if account is None:
             return None
+        if meta.pop(PROBE, None):
+            breaker = self._breakers.get(account)
+            if breaker is not None:
+                # Whatever the probe met, the next one may go: a success closes
+                # the breaker (succeeded), an outage re-opens it (outage).
+                breaker.probing = False
         left = self._inflight.get(account, 1) - 1
         if left > 0:
             self._inflight[account] = left
@@ -797,17 +804,17 @@ class Scheduler:
             recovery = getattr(profile, "breaker_recovery", None) or self.config.breaker_recovery
             breaker = self._breakers[account] = _Breaker(recovery)
         breaker.failures += 1
-        if request.meta.get(PROBE) and breaker.probing:
-            breaker.probing = False
-            breaker.recovery = min(breaker.recovery * 2, self.config.breaker_max)
-            breaker.open_until = now + breaker.recovery
-            logger.debug(
-                "Probe of %(account)s failed: open for %(wait).0f s more",
-                {"account": account, "wait": breaker.recovery},
-                extra={"spider": self.crawler.spider},
-            )
-            return True
         if breaker.open_until:
+            if now >= breaker.open_until:
+                # A failure after the recovery time: the probe failed.
+                breaker.probing = False
+                breaker.recovery = min(breaker.recovery * 2, self.config.breaker_max)
+                breaker.open_until = now + breaker.recovery
+                logger.debug(
+                    "Probe of %(account)s failed: open for %(wait).0f s more",
+                    {"account": account, "wait": breaker.recovery},
+                    extra={"spider": self.crawler.spider},
+                )
             return True
         threshold = getattr(profile, "breaker_threshold", None) or self.config.breaker_threshold
         if breaker.failures < threshold:

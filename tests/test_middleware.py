@@ -413,3 +413,22 @@ def test_a_site_scoped_limit_holds_back_only_that_site_through_that_account() ->
     held = mw.process_request(Request("http://shop.example/2", meta={"proxy": proxy}))
     assert isinstance(held, Request) and held.meta[NOT_BEFORE] >= clock.now + 20
     assert mw.process_request(Request("http://other.example/", meta={"proxy": proxy})) is None
+
+
+def test_a_probe_that_meets_another_error_lets_the_next_probe_go() -> None:
+    mw, clock = _mw({"PROXYERRORS_BREAKER_THRESHOLD": 2, "PROXYERRORS_BREAKER_RECOVERY": 10})
+    url = "https://api.chocodata.com/v1/product?api_key=K&id={}"
+    meta = {"proxyerrors_provider": "chocodata"}
+    outage = b'{"error": "internal_error"}'
+    for i in range(2):
+        r = Request(url.format(i), meta=dict(meta))
+        assert mw.process_request(r) is None
+        mw.process_response(r, Response(r.url, status=500, request=r, body=outage))
+    clock.now += 11
+    probe = Request(url.format(5), meta=dict(meta))
+    assert mw.process_request(probe) is None
+    with pytest.raises(ProviderErrorDropped):  # neither a success nor an outage
+        mw.process_response(probe, Response(probe.url, status=400, request=probe,
+                                            body=b'{"error": "invalid_params"}'))
+    nxt = Request(url.format(6), meta=dict(meta))
+    assert mw.process_request(nxt) is None, "the next request is the next probe"
