@@ -62,6 +62,7 @@ AVOID = "_proxyerrors_avoid"
 SLOT = "_proxyerrors_slot"
 PROBE = "_proxyerrors_probe"
 SENT = "_proxyerrors_sent"
+ACCOUNT = "_proxyerrors_account"
 
 #: A request parked behind a concurrency limit or a breaker probe is
 #: re-checked at the latest after this many seconds (it is normally released
@@ -231,6 +232,10 @@ class Scheduler:
         crawler.signals.connect(self._on_idle, signal=signals.spider_idle)
         crawler.signals.connect(self._on_opened, signal=signals.spider_opened)
         crawler.signals.connect(self._on_closed, signal=signals.spider_closed)
+        # A request can end without reaching this middleware's process_response
+        # (RedirectMiddleware, at 600, returns its redirect first): its place
+        # is freed when it leaves the downloader.
+        crawler.signals.connect(self.done, signal=signals.request_left_downloader)
         state.add_listener(self._listener)
 
     # ------------------------------------------------------------- parking
@@ -592,7 +597,7 @@ class Scheduler:
                 return self.spread(account, now + wait), None
         self._inflight[account] = inflight + 1
         meta = request.meta
-        meta[INFLIGHT] = account
+        meta[INFLIGHT] = meta[ACCOUNT] = account
         meta[SENT] = now
         return 0.0, None
 
@@ -613,7 +618,8 @@ class Scheduler:
         meta = request.meta
         account: str | None = meta.pop(INFLIGHT, None)
         if account is None:
-            return None
+            # Freed already (request_left_downloader), or never admitted here.
+            return meta.get(ACCOUNT)
         if meta.pop(PROBE, None):
             breaker = self._breakers.get(account)
             if breaker is not None:

@@ -281,3 +281,21 @@ def test_a_stop_closes_at_once_and_keeps_parked_requests_for_jobdir(tmp_path: Pa
     assert crawler2.stats.get_value("finish_reason") == "finished"
     assert set(fetched) == {url for url, _ in requests}
     assert all(count == 1 for count in fetched.values()), fetched
+
+
+@pytest_twisted.inlineCallbacks
+def test_redirects_free_their_place_under_a_concurrency_limit() -> Any:
+    """RedirectMiddleware (600) answers before this middleware sees the reply:
+    the request's place under the account's limit is freed all the same, so a
+    limited account never stalls (the crawl would end on the timeout)."""
+    with Emulator("proxiesfo", "concurrency", max_concurrent=2, delay=0.05) as emu:
+        urls = [emu.target_url(f"/status/302?i={i}") for i in range(30)]
+        urls += [emu.target_url(f"/page/{i}") for i in range(30)]
+        crawler, outcome = yield _crawl(
+            {"CONCURRENT_REQUESTS": 8, "PROXYERRORS_PROVIDER": "proxiesfo",
+             "CLOSESPIDER_TIMEOUT": 30},
+            [(u, {"proxy": emu.proxy_url()}) for u in urls])
+    stats = crawler.stats.get_stats()
+    assert stats["finish_reason"] == "finished"
+    assert len(outcome.ok_urls) == len(urls)
+    assert stats["proxyerrors/error/proxiesfo/453"] >= 1
