@@ -744,7 +744,8 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         self.scheduler.stop(reason, f"{error.provider}/{error.code}@{route}")
 
     def _requeue(self, request: Request) -> Request:
-        self.stats.inc_value(S.REQUEUED)
+        # Counted (proxyerrors/stop/requeued) when the scheduler hands it to
+        # Scrapy's scheduler at the close, once, whatever route it took there.
         meta = {k: v for k, v in request.meta.items() if k not in (NOT_BEFORE, META_ERROR)}
         return request.replace(dont_filter=True, meta=meta)
 
