@@ -63,6 +63,7 @@ SLOT = "_proxyerrors_slot"
 PROBE = "_proxyerrors_probe"
 SENT = "_proxyerrors_sent"
 ACCOUNT = "_proxyerrors_account"
+RESERVED = "_proxyerrors_reserved"
 
 #: A request parked behind a concurrency limit or a breaker probe is
 #: re-checked at the latest after this many seconds (it is normally released
@@ -585,31 +586,49 @@ class Scheduler:
         paused = max(state.paused_until(route), state.paused_until(account))
         if site is not None and self._sites:
             paused = max(paused, state.paused_until(site))
+        meta = request.meta
+        reserved = meta.pop(RESERVED, None) == account
         if paused > now:
-            return self.spread(account, paused), None
+            return self._queue(request, account, paused), None
         inflight = self._inflight.get(account, 0)
         limit = self._limits.get(account)
         if limit is not None and inflight >= int(limit):
             return now + _RECHECK, account
         if self._paced and account in self._paced:
+            tail = self._tails.get(account) or 0.0
+            if tail > now + _EPSILON and not reserved:
+                # Others wait for their paced slots: queue behind them.
+                return self._queue(request, account, now), None
             wait = state.take(account, now)
             if wait > 0:
-                return self.spread(account, now + wait), None
+                return self._queue(request, account, now + wait), None
         self._inflight[account] = inflight + 1
-        meta = request.meta
         meta[INFLIGHT] = meta[ACCOUNT] = account
         meta[SENT] = now
         return 0.0, None
 
     def spread(self, key: str, start: float) -> float:
         """A release time at or after *start*: releases of one key are spaced
-        (at most the learned rate) with jitter, never all at once."""
+        (at the learned rate, in order) or jittered, never all at once."""
         rate = self.state.rate(key) if key in self._paced else 0.0
-        spacing = 1.0 / rate if rate > 0 else self.config.release_spacing
         tail = self._tails.get(key) or 0.0
+        if rate > 0:
+            # A paced key: each release has its own slot, in order, 1/rate apart.
+            slot = max(start, tail)
+            self._tails.put(key, slot + 1.0 / rate)
+            return slot
+        spacing = self.config.release_spacing
         begin = max(start, tail)
         self._tails.put(key, begin + spacing)
         return begin + self.rng.uniform(0.0, spacing)
+
+    def _queue(self, request: Request, account: str, start: float) -> float:
+        """Park *request* for a release slot of *account* from *start*; a paced
+        account's slot is reserved for it (it does not queue again at release)."""
+        due = self.spread(account, start)
+        if account in self._paced:
+            request.meta[RESERVED] = account
+        return due
 
     def done(self, request: Request) -> str | None:
         """*request* finished (a reply or an exception): free its place.

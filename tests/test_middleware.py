@@ -7,6 +7,7 @@ test sleeps.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -42,6 +43,7 @@ def _mw(settings: dict[str, Any] | None = None) -> tuple[ProxyErrorsMiddleware, 
     clock = Clock()
     mw.clock = clock
     mw.scheduler.clock = clock
+    mw.state._clock = clock  # type: ignore[attr-defined]
     return mw, clock
 
 
@@ -432,3 +434,24 @@ def test_a_probe_that_meets_another_error_lets_the_next_probe_go() -> None:
                                             body=b'{"error": "invalid_params"}'))
     nxt = Request(url.format(6), meta=dict(meta))
     assert mw.process_request(nxt) is None, "the next request is the next probe"
+
+
+def test_a_paced_account_gives_each_waiting_request_its_own_slot() -> None:
+    mw, clock = _mw()
+    first = Request("http://example.com/0", meta={"proxy": SOAX})
+    assert mw.process_request(first) is None
+    account = first.meta[INFLIGHT]
+    mw.scheduler.learn_rate(account, 2.0, 1.0, clock.now, limited=True)
+    results = [mw.process_request(Request(f"http://example.com/{i}", meta={"proxy": SOAX}))
+               for i in range(1, 6)]
+    assert results[0] is None  # the first token
+    parked = results[1:]
+    assert all(isinstance(p, Request) for p in parked)
+    dues = [p.meta[NOT_BEFORE] for p in parked]  # type: ignore[union-attr]
+    gaps = [b - a for a, b in itertools.pairwise(dues)]
+    assert all(gap == pytest.approx(0.5) for gap in gaps)  # 1 / rate, in order
+    # Each one, handed back at its time, goes (no queueing behind the others).
+    for request, due in zip(parked, dues, strict=True):
+        clock.now = due
+        del request.meta[NOT_BEFORE]  # what the engine's release does
+        assert mw.process_request(request) is None

@@ -80,11 +80,12 @@ def test_take_paces_at_the_rate() -> None:
     state.set_rate("acct", 4.0, until=100.0)
     assert state.rate("acct") == 4.0
     assert state.take("acct", 10.0) == 0.0
-    assert state.take("acct", 10.0) == pytest.approx(0.25)
-    assert state.take("acct", 10.1) == pytest.approx(0.15)
-    assert state.take("acct", 10.25) == 0.0
+    # The next token is 0.25 s later, with a tolerance of half an interval.
+    assert state.take("acct", 10.0) == pytest.approx(0.125)
+    assert state.take("acct", 10.1) == pytest.approx(0.025)
+    assert state.take("acct", 10.125) == 0.0
     taken = sum(1 for i in range(1000) if state.take("acct", 20.0 + i / 100) == 0.0)
-    assert taken == 40  # 10 s at 4/s
+    assert taken in (40, 41)  # 10 s at 4/s (the tolerance can admit one early)
     assert state.take("acct", 200.0) == 0.0  # expired: no longer paced
     state.set_rate("acct", 0, until=300.0)
     assert state.take("acct", 201.0) == 0.0
