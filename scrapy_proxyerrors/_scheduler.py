@@ -351,8 +351,13 @@ class Scheduler:
                 queue.extend(kept)
         for request, deferred in pulled:
             self.done(request)
+            when = due
+            if key != "*" and request.meta.get(META_ROUTE) == key and self.can_move(request):
+                # Its proxy is paused, another of the pool serves it now.
+                request.meta[AVOID] = key
+                when = self.clock()
             # A Request as the download's result goes back to engine.crawl().
-            deferred.callback(self.park(request, due))
+            deferred.callback(self.park(request, when))
         if pulled:
             self.stats.inc_value(S.stat_key("scheduler", "recalled"), len(pulled))
         return len(pulled)

@@ -210,3 +210,34 @@ def test_a_crawl_joining_a_stopped_namespace_stops() -> None:
     assert scheduler.stopping == "proxyerrors_auth"
     with pytest.raises(IgnoreRequest):
         scheduler._on_scheduled(Request("http://example.com/"))
+
+
+def test_a_pause_recalls_admitted_requests_still_queued_in_a_download_slot() -> None:
+    """A request admitted before the pause but still waiting in a download
+    slot's queue (DOWNLOAD_DELAY) comes back, parked until the pause ends;
+    requests of other accounts stay queued."""
+    from collections import deque
+    from types import SimpleNamespace
+
+    from twisted.internet.defer import Deferred
+
+    clock = Clock()
+    scheduler = _scheduler(clock)
+    mine = Request("http://example.com/1")
+    other = Request("http://example.com/2")
+    for request, account in ((mine, "acct-a"), (other, "acct-b")):
+        assert scheduler.admit(request, "route", account, None, clock.now) == (0.0, None)
+    results: list[object] = []
+    d_mine: Deferred[object] = Deferred()
+    d_mine.addCallback(results.append)
+    d_other: Deferred[object] = Deferred()
+    slot = SimpleNamespace(queue=deque([(mine, d_mine), (other, d_other)]))
+    engine = SimpleNamespace(spider="s", downloader=SimpleNamespace(slots={"example.com": slot}))
+    scheduler.crawler.engine = engine  # type: ignore[assignment]
+    assert scheduler.pause("acct-a", clock.now + 30) is True
+    assert [r for r, _ in slot.queue] == [other]
+    (parked,) = results
+    assert isinstance(parked, Request) and parked.meta[NOT_BEFORE] >= clock.now + 30
+    assert scheduler._inflight == {"acct-b": 1}
+    assert scheduler.recall("*", float("inf")) == 1  # a stop takes everything back
+    assert not slot.queue
