@@ -64,7 +64,10 @@ def close_spider(crawler: Crawler, reason: str) -> None:
         return
     if engine is None or getattr(engine, "spider", None) is None:
         return
-    deferred_from_coro(engine.close_spider_async(reason=reason))
+    if hasattr(engine, "close_spider_async"):  # Scrapy 2.14+
+        deferred_from_coro(engine.close_spider_async(reason=reason))
+    else:
+        engine.close_spider(engine.spider, reason)  # type: ignore[arg-type]
 
 
 def slot_clock() -> float:

@@ -15,6 +15,7 @@ the next attempt goes).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import random
 import time
@@ -88,6 +89,8 @@ _THROTTLED_SINCE = "_proxyerrors_throttled_since"
 _NOT_BEFORE = NOT_BEFORE
 
 _SECRETS_MAX = 1_000
+#: get_retry_request() takes give_up_log_level from Scrapy 2.14 on.
+_GIVE_UP_LEVEL = "give_up_log_level" in inspect.signature(get_retry_request).parameters
 #: Failures that say "this proxy (route) did not work", not "the target failed":
 #: Twisted's, and Scrapy 2.14+'s own download exceptions where they exist.
 _CONNECTION_FAILURES: tuple[type[BaseException], ...] = (
@@ -221,7 +224,11 @@ class ProxyErrorsMiddleware(RetryMiddleware):
 
     # ------------------------------------------------------------------ requests
 
-    def process_request(self, request: Request) -> Request | Response | None:
+    # ``spider`` is optional and unused: Scrapy 2.13 passes it, 2.14+ does not
+    # (and warns only about a *required* one).
+    def process_request(
+        self, request: Request, spider: Spider | None = None
+    ) -> Request | Response | None:
         meta = request.meta
         if meta.get(META_DONT):
             return None
@@ -251,8 +258,8 @@ class ProxyErrorsMiddleware(RetryMiddleware):
 
     # ----------------------------------------------------------------- responses
 
-    def process_response(  # type: ignore[override]
-        self, request: Request, response: Response
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
     ) -> Request | Response:
         scheduler = self.scheduler
         account = scheduler.done(request)
@@ -335,8 +342,8 @@ class ProxyErrorsMiddleware(RetryMiddleware):
 
     # ---------------------------------------------------------------- exceptions
 
-    def process_exception(  # type: ignore[override]
-        self, request: Request, exception: Exception
+    def process_exception(
+        self, request: Request, exception: Exception, spider: Spider | None = None
     ) -> Request | Response | None:
         # Like RetryMiddleware, this never raises: a failure here would replace
         # the download's own error.
@@ -501,6 +508,9 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         Non-provider retries keep Scrapy's stats keys and logger, as if
         RetryMiddleware had made them."""
         meta = request.meta
+        extra: dict[str, Any] = {}
+        if _GIVE_UP_LEVEL:
+            extra["give_up_log_level"] = meta.get("give_up_log_level", self.give_up_log_level)
         return get_retry_request(
             request,
             spider=self._spider(),
@@ -510,9 +520,9 @@ class ProxyErrorsMiddleware(RetryMiddleware):
                 self.max_retry_times if max_retry_times is None else max_retry_times,
             ),
             priority_adjust=meta.get("priority_adjust", self.priority_adjust),
-            give_up_log_level=meta.get("give_up_log_level", self.give_up_log_level),
             stats_base_key=stats_base_key,
             logger=log,
+            **extra,
         )
 
     # ------------------------------------------------------------------- actions
