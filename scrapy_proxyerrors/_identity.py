@@ -164,20 +164,26 @@ class Identity:
                 return profile.name
         return ""
 
-    def learn(self, proxy: str | None, provider: str) -> None:
-        """*proxy* answered as *provider*: later requests through it use its profile."""
+    def learn(self, proxy: str | None, provider: str) -> bool:
+        """*proxy* answered as *provider*: later requests through it use its
+        profile. ``True`` when this is news (route ids of the proxy change)."""
         if not proxy or provider == "generic":
-            return
+            return False
         where = hostport(proxy)
         if self.state.learned(where) == provider:
-            return
+            return False
         self.state.learn(where, provider)
-        # Only this proxy's entries change (its profile, so its route ids).
-        for url in self._by_hostport.get(where) or ():
-            self._proxy_profiles.pop(url)
+        self.forget(where)
         self._proxy_profiles.pop(proxy)
         # Route ids are cached under the profile name, so requests resolved
         # with the new profile miss the old entries: nothing else to drop.
+        return True
+
+    def forget(self, where: str) -> None:
+        """The profile of proxy ``host:port`` *where* changed (learned here or
+        by another process): only its cached entries go."""
+        for url in self._by_hostport.get(where) or ():
+            self._proxy_profiles.pop(url)
 
     # routes and accounts -----------------------------------------------------
     def credentials(self, request: Request) -> Credentials | None:

@@ -103,7 +103,9 @@ class RoutePool:
     def __init__(self, proxies: Sequence[str], route_of: Callable[[str], str]) -> None:
         self._proxies = list(proxies)
         self._route_of = route_of
-        self._routes: list[str | None] = [None] * len(self._proxies)
+        # index -> (generation, route id): forget_routes() is O(1)
+        self._routes: list[tuple[int, str] | None] = [None] * len(self._proxies)
+        self._generation = 0
         self._ring: deque[int] = deque(range(len(self._proxies)))
         self._in_ring = [True] * len(self._proxies)
         self._resting: list[tuple[float, int]] = []
@@ -112,14 +114,15 @@ class RoutePool:
         return len(self._proxies)
 
     def route(self, index: int) -> str:
-        route = self._routes[index]
-        if route is None:
-            route = self._routes[index] = self._route_of(self._proxies[index])
-        return route
+        cached = self._routes[index]
+        if cached is None or cached[0] != self._generation:
+            cached = self._routes[index] = (self._generation, self._route_of(self._proxies[index]))
+        return cached[1]
 
     def forget_routes(self) -> None:
-        """Route ids changed (a provider was learned): name them again."""
-        self._routes = [None] * len(self._proxies)
+        """Route ids may have changed (a provider was learned): name each
+        entry again when it is next picked."""
+        self._generation += 1
 
     def pick(
         self, ready_of: Callable[[str], float], now: float, avoid: str | None = None
@@ -490,8 +493,10 @@ class Scheduler:
                 self.stop(stopped[0])
         elif kind == "rate":
             self._paced.add(key)
-        elif kind in ("pause", "cooldown") and self.pool is not None:
-            self.pool.forget_routes()
+        elif kind == "learn":
+            self.identity.forget(key)
+            if self.pool is not None:
+                self.pool.forget_routes()
 
     # ------------------------------------------------------------ the stop
 

@@ -305,9 +305,14 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             if status < 400 and route is not None:
                 scheduler.succeeded(route, account)
             return self._stock_response(request, response)
-        self.identity.learn(meta.get("proxy"), error.provider)
+        self._learn(meta.get("proxy"), error.provider)
         result = self._act(request, error)
         return response if result is None else result
+
+    def _learn(self, proxy: str | None, provider: str) -> None:
+        if self.identity.learn(proxy, provider) and self.scheduler.pool is not None:
+            # Pool entries of that proxy are named after the new profile.
+            self.scheduler.pool.forget_routes()
 
     @staticmethod
     def _bare(error: ProviderError, transport: Transport) -> bool:
@@ -377,7 +382,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
                     profiles=self.config.profiles,
                 )
                 if error is not None:
-                    self.identity.learn(proxy, error.provider)
+                    self._learn(proxy, error.provider)
                     result = self._act(request, error)
                     if result is None:
                         self._mask(exception, reply)

@@ -455,3 +455,21 @@ def test_a_paced_account_gives_each_waiting_request_its_own_slot() -> None:
         clock.now = due
         del request.meta[NOT_BEFORE]  # what the engine's release does
         assert mw.process_request(request) is None
+
+
+def test_a_learned_provider_renames_the_pool_routes_of_that_proxy() -> None:
+    proxy = "http://package-1-sessionid-abc:pw@10.0.0.1:8080"
+    mw, _ = _mw({"PROXYERRORS_PROXIES": [proxy]})
+    before = Request("http://example.com/1")
+    mw.process_request(before)
+    assert before.meta["proxyerrors_route"] == "10.0.0.1:8080"
+    # A SOAX error through it teaches the plugin whose proxy it is.
+    retry = mw.process_response(before, _soax(502, "NODE_UNAVAILABLE", before))
+    assert mw.state.learned("10.0.0.1:8080") == "soax"
+    assert isinstance(retry, Request)
+    assert mw.scheduler.pool.route(0) == "10.0.0.1:8080~abc"
+    # The session abc is resting: a new request goes to its one replacement.
+    after = Request("http://example.com/2")
+    mw.process_request(after)
+    assert after.meta["proxyerrors_route"].startswith("10.0.0.1:8080~")
+    assert after.meta["proxyerrors_route"] != "10.0.0.1:8080~abc"
