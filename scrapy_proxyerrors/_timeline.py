@@ -221,7 +221,7 @@ def _columns(timeline: Timeline, names: Sequence[str]) -> tuple[list[list[int]],
 def _nice_max(value: int) -> int:
     if value <= 5:
         return max(value, 1)
-    magnitude = 10 ** int(math.log10(value))
+    magnitude = int(10 ** int(math.log10(value)))
     for step in (1, 2, 5, 10):
         if value <= step * magnitude:
             return step * magnitude
