@@ -118,10 +118,13 @@ class Timeline:
         buckets[index] += n
         self.totals[name] = self.totals.get(name, 0) + n
 
-    def band(self, kind: str, label: str, start: float, end: float) -> None:
-        """Record a stretch of time (a pause, a stop...) with its reason."""
+    def band(self, kind: str, label: str, start: float, end: float) -> bool:
+        """Record a stretch of time (a pause, a stop...) with its reason.
+
+        Returns whether it is a new band (``False``: merged into one already kept).
+        """
         if not (math.isfinite(start) and math.isfinite(end)):
-            return
+            return False
         start, end = min(start, end), max(start, end)
         self._index(start)
         self._index(end)
@@ -130,15 +133,16 @@ class Timeline:
             if existing.kind == kind and existing.label == label and start <= existing.end:
                 existing.end = max(existing.end, end)
                 existing.count += 1
-                return
+                return False
         if len(self.bands) >= MAX_BANDS:
             self.merged_bands += 1
             same = [b for b in self.bands if b.kind == kind] or self.bands
             last = same[-1]
             last.start, last.end = min(last.start, start), max(last.end, end)
             last.count += 1
-            return
+            return False
         self.bands.append(Band(kind, label, start, end))
+        return True
 
     # -- reading -----------------------------------------------------------
 
@@ -180,6 +184,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 6px}
 .sub{color:#666;margin:0 0 12px}
 table{border-collapse:collapse;margin:6px 0 12px;font-size:13px}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+table.rules td:last-child{overflow-wrap:anywhere;min-width:14em}
 th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .legend span{display:inline-block;margin-right:14px;white-space:nowrap}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:-1px}
