@@ -458,9 +458,10 @@ def _command_name(argv: Sequence[str] | None = None) -> str | None:
     argv = sys.argv if argv is None else argv
     if not argv:
         return None
-    program = Path(argv[0]).name
-    if program not in ("scrapy", "__main__.py"):
+    program = Path(argv[0])
+    if program.name != "scrapy" and program.parts[-2:] != ("scrapy", "__main__.py"):
         return None
+    # As scrapy.cmdline finds it: the first argument that is not an option.
     return next((arg for arg in argv[1:] if not arg.startswith("-")), None)
 
 
