@@ -157,9 +157,9 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def test_the_generated_pages_name_everything_used(pages: dict[str, str]) -> None:
-    settings = pages["reference/_generated/settings.md"]
-    meta = pages["reference/_generated/meta.md"]
-    stats = pages["reference/_generated/stats.md"]
+    settings = pages["reference/settings.md"]
+    meta = pages["reference/meta.md"]
+    stats = pages["reference/stats.md"]
     assert [n for n in _settings_used() if f"## {n}\n" not in settings] == []
     assert [n for n in _meta_used() if f"`{n}`" not in meta and f"`{n}`" not in stats] == []
     assert [e.pattern for e in _reference.STATS if f"`{e.pattern}`" not in stats] == []

@@ -1,14 +1,15 @@
 """Sphinx extension: generate the reference and provider pages from the code.
 
 Runs before Sphinx reads any page (``builder-inited``) and writes Markdown
-under ``docs/reference/_generated/`` and ``docs/builtin/`` (both ignored by
-git): nothing in those pages is written by hand, so they cannot drift from
+as ``docs/reference/{settings,stats,meta}.md`` and ``docs/builtin/`` (ignored
+by git): nothing in those pages is written by hand, so they cannot drift from
 the code. ``python docs/_ext/proxyerrors_docs.py`` runs the same generation
 without Sphinx.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -212,9 +213,9 @@ def generate(docs: Path = DOCS, profiles: Mapping[str, Profile] | None = None) -
 
         profiles = BUILTIN_PROFILES
     pages = {
-        docs / "reference" / "_generated" / "settings.md": settings_page(),
-        docs / "reference" / "_generated" / "stats.md": stats_page(),
-        docs / "reference" / "_generated" / "meta.md": meta_page(),
+        docs / "reference" / "settings.md": settings_page(),
+        docs / "reference" / "stats.md": stats_page(),
+        docs / "reference" / "meta.md": meta_page(),
         docs / "builtin" / "index.md": providers_index(profiles.values()),
     }
     for profile in profiles.values():
@@ -228,7 +229,32 @@ def _on_builder_inited(app: Sphinx) -> None:
     generate(Path(app.srcdir))
 
 
+class _OutsideDocuments(logging.Filter):
+    """Drops MyST's "Unknown source document" warning for links that leave the docs
+    on purpose (the repository's README), and nothing else."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        super().__init__()
+        self.names = tuple(names)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (
+            message.startswith("Unknown source document")
+            and any(message.rstrip("'").endswith("/" + name) for name in self.names)
+        )
+
+
+def _on_config_inited(app: Sphinx, config: Any) -> None:
+    names = config.proxyerrors_outside_documents
+    for handler in logging.getLogger("sphinx").handlers:
+        # First, before Sphinx's own filters count the warning.
+        handler.filters.insert(0, _OutsideDocuments(names))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("proxyerrors_outside_documents", (), "env")
+    app.connect("config-inited", _on_config_inited)
     app.connect("builder-inited", _on_builder_inited)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
