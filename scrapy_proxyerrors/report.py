@@ -221,6 +221,7 @@ class RouteHealth:
 MAX_ROUTES = 256
 _OTHER_ROUTES = "(other routes)"
 _MAX_SECRETS = 1_000
+_MAX_SEEN = 4_096
 
 
 class ReportRecorder:
@@ -253,30 +254,34 @@ class ReportRecorder:
         self._stopped: tuple[str, str, float] | None = None
         self._pause_ends: dict[str, float] = {}
         self._cooling: dict[str, float] = {}
-        self._secrets: dict[str, tuple[str, ...]] = {}
+        self._secrets: set[str] = set()
+        self._seen_proxies: set[str] = set()
         self._in_flight: set[int] = set()
 
     # -- secrets -----------------------------------------------------------
 
     def learn_secrets(self, proxy: str | None, request: Request | None = None) -> None:
         """Remember the secrets of a proxy URL / request, to mask them in the page."""
-        if not proxy or proxy in self._secrets or len(self._secrets) >= _MAX_SECRETS:
-            return
         found: list[str] = []
-        try:
-            parts = urlsplit(proxy)
-            if parts.password:
-                found.append(unquote(parts.password))
-        except ValueError:
-            pass
-        if request is not None:
+        if proxy and proxy not in self._seen_proxies:
+            if len(self._seen_proxies) >= _MAX_SEEN:
+                self._seen_proxies.clear()  # only a cache: the secrets stay known
+            self._seen_proxies.add(proxy)
+            try:
+                password = urlsplit(proxy).password
+            except ValueError:
+                password = None
+            if password:
+                found.append(unquote(password))
+        if request is not None and (request.headers or "key" in request.url.lower()):
             found += request_secrets(request.url, request.headers)
-        self._secrets[proxy] = tuple(s for s in found if len(s) >= 4)
+        for secret in found:
+            if len(secret) >= 4 and len(self._secrets) < _MAX_SECRETS:
+                self._secrets.add(secret)
 
     def mask(self, text: str) -> str:
         """*text* with credentials, key parameters and every learned secret masked."""
-        secrets = {s for group in self._secrets.values() for s in group}
-        return redact_text(text, sorted(secrets, key=len, reverse=True))
+        return redact_text(text, sorted(self._secrets, key=len, reverse=True))
 
     # -- routes ------------------------------------------------------------
 
