@@ -28,20 +28,21 @@ _PREFIX_NAMES = {"PREFIX"}
 _STAT_FUNCS = {"stat_key", "error_key"}
 
 
-def _settings_used() -> dict[str, str]:
+def _names_used(pattern: re.Pattern[str]) -> dict[str, str]:
+    """Every match of *pattern* in the package's source, with the first file using it."""
     used: dict[str, str] = {}
     for path in SOURCES:
-        for name in SETTING_RE.findall(path.read_text(encoding="utf-8")):
+        for name in pattern.findall(path.read_text(encoding="utf-8")):
             used.setdefault(name, str(path.relative_to(ROOT)))
     return used
+
+
+def _settings_used() -> dict[str, str]:
+    return _names_used(SETTING_RE)
 
 
 def _meta_used() -> dict[str, str]:
-    used: dict[str, str] = {}
-    for path in SOURCES:
-        for name in META_RE.findall(path.read_text(encoding="utf-8")):
-            used.setdefault(name, str(path.relative_to(ROOT)))
-    return used
+    return _names_used(META_RE)
 
 
 def _is_prefix(node: ast.AST) -> bool:

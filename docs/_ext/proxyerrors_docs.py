@@ -60,20 +60,25 @@ def settings_page() -> str:
     return "\n".join(out) + "\n"
 
 
+def _table_page(title: str, intro: str, columns: tuple[str, ...],
+                rows: Iterable[tuple[str, ...]]) -> list[str]:
+    """A page's lines: its title, what it is generated from, and one table."""
+    out = [f"# {title}", "", f"Generated from `scrapy_proxyerrors/_reference.py`. {intro}", "",
+           "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return out + ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+
+
 def stats_page() -> str:
     from scrapy_proxyerrors._reference import FINISH_REASONS, STATS
 
-    out = [
-        "# Stats keys",
-        "",
-        "Generated from `scrapy_proxyerrors/_reference.py`. `<placeholders>` stand for parts "
-        "of the key (provider names, codes, categories, actions), made key-safe: printable "
-        "ASCII, no `/`. No key or value ever contains a credential.",
-        "",
-        "| key | kind | meaning |",
-        "|---|---|---|",
-    ]
-    out += [f"| {_code(k.pattern)} | {k.kind} | {_cell(k.doc)} |" for k in STATS]
+    out = _table_page(
+        "Stats keys",
+        "`<placeholders>` stand for parts of the key (provider names, codes, categories, "
+        "actions), made key-safe: printable ASCII, no `/`. No key or value ever contains a "
+        "credential.",
+        ("key", "kind", "meaning"),
+        ((_code(k.pattern), k.kind, k.doc) for k in STATS),
+    )
     out += ["", "## Finish reasons", "",
             "A stop closes the crawl with `finish_reason` set to one of:", ""]
     out += [f"- {_code(reason)}" for reason in FINISH_REASONS]
@@ -83,17 +88,13 @@ def stats_page() -> str:
 def meta_page() -> str:
     from scrapy_proxyerrors._reference import META
 
-    out = [
-        "# Request meta keys",
-        "",
-        "Generated from `scrapy_proxyerrors/_reference.py`. *in*: you set it on a request; "
-        "*out*: the plugin sets it. Scrapy's own `dont_retry` and `max_retry_times` bound "
-        "provider retries too.",
-        "",
-        "| key | direction | meaning |",
-        "|---|---|---|",
-    ]
-    out += [f"| {_code(m.name)} | {m.direction} | {_cell(m.doc)} |" for m in META]
+    out = _table_page(
+        "Request meta keys",
+        "*in*: you set it on a request; *out*: the plugin sets it. Scrapy's own `dont_retry` "
+        "and `max_retry_times` bound provider retries too.",
+        ("key", "direction", "meaning"),
+        ((_code(m.name), m.direction, m.doc) for m in META),
+    )
     return "\n".join(out) + "\n"
 
 
