@@ -459,15 +459,24 @@ _SINGLE_REQUEST_COMMANDS = frozenset({"fetch", "shell", "view"})
 
 
 def _command_name(argv: Sequence[str] | None = None) -> str | None:
-    """The Scrapy command this process runs (``crawl``, ``fetch``...), if any."""
-    argv = sys.argv if argv is None else argv
-    if not argv:
-        return None
-    program = Path(argv[0])
-    if program.name != "scrapy" and program.parts[-2:] != ("scrapy", "__main__.py"):
+    """The Scrapy command this process runs (``crawl``, ``fetch``...), if any.
+
+    Read from the interpreter's own command line (``sys.orig_argv``), which,
+    unlike ``sys.argv``, Scrapy does not rewrite: ``scrapy fetch URL`` or
+    ``python -m scrapy fetch URL``.
+    """
+    argv = list(getattr(sys, "orig_argv", sys.argv) if argv is None else argv)
+    for index, arg in enumerate(argv):
+        if arg == "-m" and argv[index + 1 : index + 2] == ["scrapy"]:
+            rest = argv[index + 2 :]
+            break
+        if Path(arg).name == "scrapy":
+            rest = argv[index + 1 :]
+            break
+    else:
         return None
     # As scrapy.cmdline finds it: the first argument that is not an option.
-    return next((arg for arg in argv[1:] if not arg.startswith("-")), None)
+    return next((arg for arg in rest if not arg.startswith("-")), None)
 
 
 class ProxyErrorsReport:

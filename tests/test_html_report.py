@@ -228,11 +228,12 @@ def test_report_honesty_from_stats() -> None:
 @pytest.mark.parametrize(
     ("argv", "name"),
     [
-        (["/usr/bin/scrapy", "fetch", "http://x"], "fetch"),
-        (["/x/scrapy/__main__.py", "shell", "http://x"], "shell"),
-        (["/x/other/__main__.py", "fetch"], None),
-        (["/x/scrapy/__main__.py", "crawl", "demo"], "crawl"),
-        (["/x/pytest", "tests"], None),
+        (["/usr/bin/python3", "/usr/local/bin/scrapy", "fetch", "http://x"], "fetch"),
+        (["python", "-m", "scrapy", "shell", "http://x"], "shell"),
+        (["python", "-m", "scrapy", "-s", "crawl"], "crawl"),
+        (["python", "-m", "other", "fetch"], None),
+        (["python", "-m", "pytest", "tests"], None),
+        (["python", "-m"], None),
     ],
 )
 def test_command_name(argv: list[str], name: str | None) -> None:
@@ -242,3 +243,22 @@ def test_command_name(argv: list[str], name: str | None) -> None:
 def test_table_cells_are_escaped_in_the_page() -> None:
     page = render_html("t", Timeline(), [Table("x", ("a",), [("<i>",)], css_class="x")])
     assert "&lt;i&gt;" in page
+
+
+def _fetch(url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", "fetch", "-s", "LOG_LEVEL=INFO", url],
+        cwd=PROJECT, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+    )
+
+
+def test_scrapy_fetch_prints_no_report_unless_a_provider_error_occurred() -> None:
+    with Emulator("soax", scenario="auth_failed") as gateway:
+        quiet = _fetch(gateway.target_url("/page/1"))
+        loud = _fetch(gateway.target_url("/page/2"), http_proxy=gateway.proxy_url())
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert "Spider closed (finished)" in quiet.stderr
+    assert "scrapy-proxyerrors report" not in quiet.stderr
+    assert "Spider closed (proxyerrors_auth)" in loud.stderr, loud.stderr[-2000:]
+    assert "scrapy-proxyerrors report" in loud.stderr
