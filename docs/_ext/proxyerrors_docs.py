@@ -167,16 +167,20 @@ def provider_page(profile: Profile) -> str:
     if profile.fallback:
         out += ["", f"Codes without a rule here fall back to `{profile.fallback}`."]
     out += ["", "## Rules", "",
-            "| status | code | category | action | scope | meaning | fix |",
-            "|---|---|---|---|---|---|---|"]
+            "| status | code | category | action | scope |",
+            "|---|---|---|---|---|"]
     for rule in profile.rules:
-        extra = _wait(rule)
-        fix = rule.fix + (f" ({extra})" if extra else "")
         out.append(
             f"| {rule.status if rule.status is not None else 'any'} | {_cell(_rule_code(rule))} "
-            f"| {rule.category} | {rule.action} | {rule.scope} | {_cell(rule.meaning)} "
-            f"| {_cell(fix)} |"
+            f"| {rule.category} | {rule.action} | {rule.scope} |"
         )
+    out += ["", "## Meaning and fix", ""]
+    for rule in profile.rules:
+        extra = _wait(rule)
+        status = rule.status if rule.status is not None else "any status"
+        out += [f"{_rule_code(rule)} ({status}, {rule.category}, **{rule.action}**)",
+                f": {rule.meaning}", "",
+                f": Fix: {rule.fix}" + (f" ({extra})" if extra else ""), ""]
     sources = sorted({r.docs for r in profile.rules if r.docs} | (
         {profile.docs_url} if profile.docs_url else set()))
     out += ["", "## Sources", ""]
