@@ -24,6 +24,7 @@ from . import _stats as S
 from ._classifier import describe
 from ._config import load_profiles
 from ._redact import redact_text, request_secrets
+from ._routes import basic_credentials
 from ._timeline import Table, Timeline, render_html
 from .profiles import BUILTIN_PROFILES
 
@@ -255,7 +256,7 @@ class ReportRecorder:
         self._pause_ends: dict[str, float] = {}
         self._cooling: dict[str, float] = {}
         self._secrets: set[str] = set()
-        self._seen_proxies: set[str] = set()
+        self._seen_proxies: set[str | bytes] = set()
         self._in_flight: set[int] = set()
 
     # -- secrets -----------------------------------------------------------
@@ -273,7 +274,14 @@ class ReportRecorder:
                 password = None
             if password:
                 found.append(unquote(password))
-        if request is not None and (request.headers or "key" in request.url.lower()):
+        if request is not None:
+            # Scrapy moves a proxy URL's credentials into this header.
+            auth = request.headers.get("Proxy-Authorization")
+            if auth and auth not in self._seen_proxies:
+                self._seen_proxies.add(auth)
+                creds = basic_credentials(auth)
+                if creds is not None:
+                    found.append(creds.password)
             found += request_secrets(request.url, request.headers)
         for secret in found:
             if len(secret) >= 4 and len(self._secrets) < _MAX_SECRETS:

@@ -199,8 +199,17 @@ def test_recorder_memory_is_bounded() -> None:
 
 
 def test_masking_hides_learned_passwords_and_userinfo() -> None:
+    from scrapy import Request
+    from w3lib.http import basic_auth_header
+
     recorder = ReportRecorder()
     recorder.learn_secrets(f"http://user:{PROXY_PW}@127.0.0.1:1")
+    api_key, header_pw = "ApiKey-55-zz", "HeaderPw-91-qq"
+    request = Request(f"http://api.test/?api_key={api_key}", headers={
+        "Proxy-Authorization": basic_auth_header("u", header_pw)})
+    recorder.learn_secrets("http://127.0.0.1:2", request)
+    assert {PROXY_PW, api_key, header_pw} <= recorder._secrets
+    assert "***" == recorder.mask(header_pw) == recorder.mask(api_key)
     masked = recorder.mask(f"route 127.0.0.1:1 said {DETAIL_ECHO}; http://u:pw@h:1/")
     assert PROXY_PW not in masked
     assert ":pw@" not in masked
