@@ -463,6 +463,7 @@ class ReportRecorder:
 
 
 _POLLED = (f"{S.PREFIX}/category/", f"{S.PREFIX}/action/")
+_DECISIONS = f"{S.PREFIX}/decision/"
 _SINGLE_REQUEST_COMMANDS = frozenset({"fetch", "shell", "view"})
 
 
@@ -501,6 +502,7 @@ class ProxyErrorsReport:
         self.jobdir = bool(crawler.settings.get("JOBDIR"))
         self.recorder: ReportRecorder | None = None
         self._state: Any = None
+        self._decisions: dict[str, Any] = {}
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         if self.html_path is not None:
             self.recorder = ReportRecorder()
@@ -543,7 +545,7 @@ class ProxyErrorsReport:
         def watched_pause(key: str, until: float) -> None:
             pause(key, until)
             try:
-                recorder.record_pause(key, time.time(), float(until), "")
+                recorder.record_pause(key, time.time(), float(until), self._latest_decision())
             except Exception:  # the report must never break the crawl
                 logger.debug("HTML report: could not record a pause", exc_info=True)
 
@@ -561,6 +563,26 @@ class ProxyErrorsReport:
         except (AttributeError, TypeError):
             return False
         return True
+
+    def _latest_decision(self) -> str:
+        """The ``provider/code -> action`` counted since the last call: a pause's reason.
+
+        The middleware counts a decision before it acts on it, so the decision
+        that grew last is the one that paused. Pauses are rare; this scans only
+        the decision keys.
+        """
+        stats = self.crawler.stats.get_stats() if self.crawler.stats is not None else {}
+        grown = ""
+        for key, value in list(stats.items()):
+            if (
+                isinstance(key, str)
+                and key.startswith(_DECISIONS)
+                and value != self._decisions.get(key)
+            ):
+                self._decisions[key] = value
+                code, _, action = key[len(_DECISIONS) :].rpartition("/")
+                grown = f"{code} -> {action}"
+        return grown
 
     def _poll(self, now: float) -> None:
         assert self.recorder is not None

@@ -112,6 +112,7 @@ def test_example_report_shows_the_stop_band_and_the_top_errors(example: dict[str
     assert stops[0][1] == "proxyerrors_quota (soax/PACKAGE_NO_CREDITS)"
     pauses = [row for row in bands if row[0] == "pause"]
     assert pauses, "the demo's Retry-After pauses the SOAX account"
+    assert all(row[1].endswith("soax/RATE_LIMIT_EXCEEDED -> slowdown") for row in pauses)
     rules = _table(page, "rules")
     # Most frequent first, with the same counts, meaning and fix as the JSON report.
     assert [(r[0], r[1], int(r[3])) for r in rules] == [
