@@ -586,8 +586,12 @@ class ProxyErrorsReport:
 
     def _poll(self, now: float) -> None:
         assert self.recorder is not None
-        if self.crawler.stats is not None:
+        if self.crawler.stats is not None and now - self.recorder._last_poll >= (
+            self.recorder.poll_seconds
+        ):
             self.recorder.poll(self.crawler.stats.get_stats(), now, self._state)
+            # Decisions seen by now cannot be the reason of a later pause.
+            self._latest_decision()
 
     def _reached(self, request: Request, spider: Spider) -> None:
         assert self.recorder is not None
