@@ -340,6 +340,10 @@ class ReportRecorder:
             health.pauses += 1
             health.paused_seconds += max(end - start, 0.0)
 
+    def record_breaker(self, key: str, start: float, end: float, reason: str = "") -> None:
+        """A circuit breaker of *key* (a route or an account) was open from *start* to *end*."""
+        self.timeline.band("breaker", f"{key}: {reason}" if reason else key, start, end)
+
     def record_cooldown(self, route: str, start: float, until: float) -> None:
         """*route* failed and rests until *until*."""
         self._route(route).cooldowns += 1
@@ -486,6 +490,19 @@ def _command_name(argv: Sequence[str] | None = None) -> str | None:
         return None
     # As scrapy.cmdline finds it: the first argument that is not an option.
     return next((arg for arg in rest if not arg.startswith("-")), None)
+
+
+def recorder_for(crawler: Crawler) -> ReportRecorder | None:
+    """The HTML report's recorder of *crawler*, or ``None`` when the report is off.
+
+    For components that know about pauses, breakers and stops first-hand (the
+    middleware's scheduler): look it up once, after the extensions are built.
+    """
+    extensions = getattr(getattr(crawler, "extensions", None), "middlewares", ())
+    for extension in extensions:
+        if isinstance(extension, ProxyErrorsReport):
+            return extension.recorder
+    return None
 
 
 class ProxyErrorsReport:

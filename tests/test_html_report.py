@@ -10,15 +10,22 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_twisted
+from scrapy import signals
 
 from scrapy_proxyerrors._timeline import Table, Timeline, render_html
 from scrapy_proxyerrors.emulator import Emulator
-from scrapy_proxyerrors.report import ReportRecorder, _command_name, build_report
+from scrapy_proxyerrors.report import (
+    ReportRecorder,
+    _command_name,
+    build_report,
+    recorder_for,
+)
 from tests.crawling import Outcome, make_crawler
 
 if TYPE_CHECKING:
@@ -272,3 +279,40 @@ def test_scrapy_fetch_prints_no_report_unless_a_provider_error_occurred() -> Non
     assert "scrapy-proxyerrors report" not in quiet.stderr
     assert "Spider closed (proxyerrors_auth)" in loud.stderr, loud.stderr[-2000:]
     assert "scrapy-proxyerrors report" in loud.stderr
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_unwritable_html_path_is_logged_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> Any:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with Emulator("generic") as emu:
+        crawler = make_crawler({"PROXYERRORS_REPORT_HTML": str(blocker / "report.html")})
+        yield crawler.crawl(requests=[(emu.target_url("/page/1"), {"proxy": emu.proxy_url()})])
+    assert crawler.stats.get_value("finish_reason") == "finished"
+    assert "Could not write PROXYERRORS_REPORT_HTML" in caplog.text
+
+
+@pytest_twisted.inlineCallbacks
+def test_components_can_feed_the_recorder(tmp_path: Path) -> Any:
+    page = tmp_path / "report.html"
+    with Emulator("generic") as emu:
+        crawler = make_crawler({"PROXYERRORS_REPORT_HTML": str(page)})
+        fed: list[bool] = []
+
+        def opened(spider: Any) -> None:
+            recorder = recorder_for(crawler)
+            assert recorder is not None
+            now = time.time()
+            recorder.record_breaker("route-a", now, now + 2, "5 failures in a row")
+            recorder.record_pause("acct#1|shop.test", now, now + 1, "Retry-After: 1")
+            fed.append(True)
+
+        crawler.signals.connect(opened, signal=signals.spider_opened)
+        yield crawler.crawl(requests=[(emu.target_url("/page/1"), {"proxy": emu.proxy_url()})])
+    assert fed
+    bands = {(row[0], row[1]) for row in _table(page.read_text(encoding="utf-8"), "bands")}
+    assert ("breaker", "route-a: 5 failures in a row") in bands
+    assert ("pause", "acct#1|shop.test: Retry-After: 1") in bands
+    assert recorder_for(make_crawler()) is None
