@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.misc import load_object
 
+from . import _reference
 from ._redact import redact_url
 from ._vocabulary import Action
 from .profiles import BUILTIN_PROFILES
@@ -23,24 +24,8 @@ if TYPE_CHECKING:
 
     from ._profile import Profile
 
-#: Defaults of every setting, documented in the README's reference table.
-DEFAULTS: dict[str, Any] = {
-    "PROXYERRORS_ENABLED": True,
-    "PROXYERRORS_PROVIDER": None,
-    "PROXYERRORS_PROVIDERS": {},
-    "PROXYERRORS_PROXIES": [],
-    "PROXYERRORS_ACTIONS": {},
-    "PROXYERRORS_MAX_RETRIES": None,  # None: RETRY_TIMES
-    "PROXYERRORS_BACKOFF_BASE": 0.5,
-    "PROXYERRORS_BACKOFF_MAX": 30.0,
-    "PROXYERRORS_MAX_WAIT": 300.0,
-    "PROXYERRORS_ROUTE_COOLDOWN": 30.0,
-    "PROXYERRORS_SLOT_PER_ROUTE": True,
-    "PROXYERRORS_STATE": "scrapy_proxyerrors.MemoryState",
-    "PROXYERRORS_REPORT_FILE": None,
-    "PROXYERRORS_CONNECT_BODY_TIMEOUT": 2.0,
-    "PROXYERRORS_REDACT_LOGS": True,
-}
+#: Defaults of every setting: declared, with their docs, in _reference.SETTINGS.
+DEFAULTS: dict[str, Any] = _reference.DEFAULTS
 
 
 def _bad(setting: str, value: object, why: str) -> NotConfigured:
