@@ -56,6 +56,7 @@ _SCOPES = {
     Scope.REQUEST: "only this request",
     Scope.ROUTE: "this proxy, session or IP",
     Scope.ACCOUNT: "every route of this provider account",
+    Scope.SITE: "one target site through this provider account",
     Scope.CRAWL: "the whole crawl",
 }
 _PRIORITY_NAMES = {value: name for name, value in SETTINGS_PRIORITIES.items()}
@@ -394,7 +395,8 @@ def _action_text(project: Project, action: Action, rule: Rule, profile: Profile)
             f"the failed route {rest}; {budget}."
         )
     if action is Action.SLOWDOWN:
-        what = "the provider account" if rule.scope in (Scope.ACCOUNT, Scope.CRAWL) else "the route"
+        what = {Scope.ACCOUNT: "the provider account", Scope.CRAWL: "the provider account",
+                Scope.SITE: "this target site through the account"}.get(rule.scope, "the route")
         return (
             f"slowdown: {what} pauses for {waited} or X-RateLimit-Reset, else {backoff}; "
             f"other routes keep flowing; {budget}."
