@@ -665,3 +665,33 @@ def test_explain_names_the_site_scope() -> None:
 
     text = "\n".join(explain(Project(Settings()), "zyte_api", "/limits/over-domain-limit"))
     assert "one target site" in text
+
+
+# ------------------------------------------------------- list --providers
+
+
+def test_list_providers_shows_signal_transport_and_sources() -> None:
+    """Every provider's line says where its signal lives and where its facts come from."""
+    from scrapy.settings import Settings
+
+    from scrapy_proxyerrors.commands import Project, list_providers
+
+    lines = list_providers(Project(Settings()))
+    header, body = lines[0], lines[2:] if set(lines[1]) <= {"-", " "} else lines[1:]
+    for column in ("transport", "signal in", "facts from"):
+        assert column in header
+    by_name = {line.split()[0]: line for line in body if line.strip()}
+    assert set(by_name) == set(BUILTIN_PROFILES)
+    crawlbase = by_name["crawlbase"]
+    assert "status_headers pc_status on a 2xx" in crawlbase
+    assert "retry hint pc_status" in crawlbase
+    assert "https://crawlbase.com/docs/status-codes" in crawlbase
+    assert " api " in crawlbase
+    assert "plain+connect" in by_name["apify"] and "status" in by_name["apify"]
+    assert "retry hint X-Scrapfly-Reject-Retryable" in by_name["scrapfly"]
+    assert "wait X-Crawlera-Next-Request-In" in by_name["zyte_spm"]
+    assert "Proxy-Status details code, else error" in by_name["brightdata"]
+    assert "problem+json title" in by_name["oxylabs"]
+    assert "URL not recorded" in by_name["bytio"]
+    for name, profile in BUILTIN_PROFILES.items():
+        assert (profile.sources[0] if profile.sources else profile.docs_url or "-") in by_name[name]
