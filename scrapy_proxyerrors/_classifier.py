@@ -63,6 +63,12 @@ CONNECT_REFUSED = Rule(
 )
 
 
+# Module constants: a global lookup is cheaper than an Enum attribute on the hot path.
+_TARGET = Transport.TARGET
+_CONNECT = Transport.CONNECT
+_API = Transport.API
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderError:
     """A provider's failure, classified: who said what, what it means, what to do."""
@@ -316,14 +322,15 @@ def classify(
     """
     if transport.__class__ is not Transport:
         transport = Transport(transport)
-    if transport is Transport.TARGET:
+    if transport is _TARGET:
         return None
-    outer: int | None = None
-    where: str | None = None
-    if status < 400 and (transport is not Transport.CONNECT or 200 <= status < 300):
+    # Annotations only: nothing runs for them on the hot path.
+    outer: int | None
+    where: str | None
+    if status < 400 and (transport is not _CONNECT or 200 <= status < 300):
         # The hot path. Only an API's 2xx can carry an error inside it, and
         # only a profile that declares a status header pays for a look.
-        if transport is not Transport.API or not 200 <= status < 300:
+        if transport is not _API or not 200 <= status < 300:
             return None
         named = provider if isinstance(provider, Profile) else profiles.get(provider or "")
         if named is not None and not named.status_headers:
@@ -337,6 +344,7 @@ def classify(
             return None
         where, outer, status = inner[0], status, inner[1]
     else:
+        outer = where = None
         hdrs = as_headers(headers)
         profile = _trusted_profile(
             transport, hdrs, request_url, proxy_url, provider, profiles
@@ -450,6 +458,15 @@ def describe(
     for rule in profile.rules:
         if rule.is_family and rule.code and code.lower().startswith(rule.code[:-1].lower()):
             return rule
+    header, _, value = code.rpartition(":")
+    if header and value.isdigit() and header in profile.status_headers:
+        # An error inside a 2xx (``pc_status:503``): its hint, else its status.
+        for hint in profile.hints:
+            if hint.header == header:
+                found = hint.rule_for(value)
+                if found is not None:
+                    return found
+        code = value
     if code.isdigit():
         found = profile.match(int(code), None)
         if found is not None:

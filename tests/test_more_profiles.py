@@ -695,3 +695,25 @@ def test_list_providers_shows_signal_transport_and_sources() -> None:
     assert "URL not recorded" in by_name["bytio"]
     for name, profile in BUILTIN_PROFILES.items():
         assert (profile.sources[0] if profile.sources else profile.docs_url or "-") in by_name[name]
+
+
+def test_codes_inside_a_2xx_can_be_described() -> None:
+    """``explain crawlbase pc_status:503`` finds the rule a crawl reported."""
+    from scrapy_proxyerrors._classifier import describe
+
+    transient = describe("crawlbase", "pc_status:503")
+    terminal = describe("crawlbase", "pc_status:404")
+    assert transient is not None and transient.action is Action.RETRY
+    assert terminal is not None and terminal.action is Action.DROP
+    unknown = describe("crawlbase", "pc_status:504")
+    assert unknown is not None and unknown.action is Action.RETRY  # generic 504
+    assert describe("crawlbase", "503") is not None
+    assert describe("crawlbase", "503").category is Category.INTERNAL  # type: ignore[union-attr]
+    assert describe("crawlbase", "other:503") is None
+
+
+@pytest.mark.parametrize("status", [100, 199, 300, 302, 304, 399])
+def test_only_a_2xx_carries_an_error_inside(status: int) -> None:
+    """A 1xx or 3xx with a status header is not read for one."""
+    assert classify(status, {"pc_status": "503"}, transport=Transport.API,
+                    provider="crawlbase", now=NOW) is None
