@@ -207,10 +207,16 @@ SCRAPFLY_ROWS = [
 CRAWLBASE_URL = "https://api.crawlbase.com/?token=t&url=https%3A%2F%2Fexample.com"
 
 
+def _status_api(provider: str, url: str, status: int, cat: str, act: str, scope: str,
+                headers: dict[str, str] | None = None) -> Row:
+    """An API that says it all with the status: the code is the status."""
+    return Row(provider, status, str(status), cat, act, scope, headers or {},
+               transport="api", url=url)
+
+
 def _cb(status: int, cat: str, act: str, scope: str,
         headers: dict[str, str] | None = None) -> Row:
-    return Row("crawlbase", status, str(status), cat, act, scope, headers or {},
-               transport="api", url=CRAWLBASE_URL)
+    return _status_api("crawlbase", CRAWLBASE_URL, status, cat, act, scope, headers)
 
 
 def _pc(pc_status: int, cat: str, act: str) -> Row:
@@ -326,8 +332,7 @@ SCRAPEDO_URL = "https://api.scrape.do/?token=t&url=https%3A%2F%2Fexample.com"
 
 
 def _sdo(status: int, cat: str, act: str, scope: str) -> Row:
-    return Row("scrapedo", status, str(status), cat, act, scope,
-               transport="api", url=SCRAPEDO_URL)
+    return _status_api("scrapedo", SCRAPEDO_URL, status, cat, act, scope)
 
 
 SCRAPEDO_ROWS = [
@@ -345,8 +350,7 @@ SCRAPEOPS_URL = "https://proxy.scrapeops.io/v1/?api_key=k&url=https%3A%2F%2Fexam
 
 
 def _sops(status: int, cat: str, act: str, scope: str) -> Row:
-    return Row("scrapeops", status, str(status), cat, act, scope,
-               transport="api", url=SCRAPEOPS_URL)
+    return _status_api("scrapeops", SCRAPEOPS_URL, status, cat, act, scope)
 
 
 SCRAPEOPS_ROWS = [
@@ -381,11 +385,9 @@ SCRAPINGANT_ROWS = [
 SCRAPERAPI_URL = "https://api.scraperapi.com/?api_key=k&url=https%3A%2F%2Fexample.com"
 
 SCRAPERAPI_ROWS = [
-    Row("scraperapi", 500, "500", "upstream", "retry", "request", transport="api",
-        url=SCRAPERAPI_URL),
+    _status_api("scraperapi", SCRAPERAPI_URL, 500, "upstream", "retry", "request"),
     # The target's own 404, billed and handed on.
-    Row("scraperapi", 404, "404", "target", "pass", "request", transport="api",
-        url=SCRAPERAPI_URL),
+    _status_api("scraperapi", SCRAPERAPI_URL, 404, "target", "pass", "request"),
 ]
 
 CORRECTION_ROWS: list[Row] = BRIGHTDATA_ROWS + ZYTE_API_ROWS + OXYLABS_ROWS
