@@ -150,6 +150,44 @@ def _host(url: str | None) -> str:
         return ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """Who claims what, in registry order: built once per set of profiles."""
+
+    values: tuple[Profile, ...]
+    proxy: tuple[Profile, ...]
+    api: tuple[Profile, ...]
+    #: Lower-cased signature header -> (registry position, profile), first claim wins.
+    signatures: dict[str, tuple[int, Profile]]
+
+
+_INDEXES: dict[int, tuple[Mapping[str, Profile], _Index]] = {}
+_INDEXES_MAX = 16
+
+
+def _index(profiles: Mapping[str, Profile]) -> _Index:
+    values = tuple(profiles.values())
+    cached = _INDEXES.get(id(profiles))
+    # The same mapping with the same profiles (a tuple compares by identity
+    # first, so this is cheap): the index still holds.
+    if cached is not None and cached[0] is profiles and cached[1].values == values:
+        return cached[1]
+    signatures: dict[str, tuple[int, Profile]] = {}
+    for position, profile in enumerate(values):
+        for name in profile.signature_headers:
+            signatures.setdefault(name.lower(), (position, profile))
+    index = _Index(
+        values=values,
+        proxy=tuple(p for p in values if p.proxy_hosts),
+        api=tuple(p for p in values if p.api_hosts),
+        signatures=signatures,
+    )
+    if len(_INDEXES) >= _INDEXES_MAX:
+        _INDEXES.clear()
+    _INDEXES[id(profiles)] = (profiles, index)
+    return index
+
+
 def select_profile(
     *,
     transport: Transport,
@@ -164,21 +202,32 @@ def select_profile(
         return provider
     if provider and provider in profiles:
         return profiles[provider]
+    index = _index(profiles)
+    headers = as_headers(headers)
     if transport is Transport.API:
         host = _host(request_url)
-        for profile in profiles.values():
+        for profile in index.api:
             if profile.matches_api_host(host):
                 return profile
     else:
         host = _host(proxy_url)
         if host:
-            for profile in profiles.values():
+            for profile in index.proxy:
                 if profile.matches_proxy_host(host):
                     return profile
-        for profile in profiles.values():
-            for name in profile.signature_headers:
-                if headers.get(name):
-                    return profile
+        # One pass over the reply's headers instead of one look-up per
+        # signature: the earliest profile in the registry still wins.
+        best: tuple[int, Profile] | None = None
+        for key, value in headers.items():
+            if not value:
+                continue
+            name = key.decode("latin-1").lower() if isinstance(key, bytes) else str(key).lower()
+            claim = index.signatures.get(name)
+            # ``headers.get()`` is the last value: an empty one claims nothing.
+            if claim is not None and (best is None or claim[0] < best[0]) and value[-1]:
+                best = claim
+        if best is not None:
+            return best[1]
     return profiles.get("generic", GENERIC)
 
 

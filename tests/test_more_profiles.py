@@ -717,3 +717,24 @@ def test_only_a_2xx_carries_an_error_inside(status: int) -> None:
     """A 1xx or 3xx with a status header is not read for one."""
     assert classify(status, {"pc_status": "503"}, transport=Transport.API,
                     provider="crawlbase", now=NOW) is None
+
+
+def test_signature_detection_keeps_registry_order_and_ignores_empty_values() -> None:
+    """The earliest profile whose header carries a value wins, whatever the header order."""
+    from scrapy_proxyerrors import select_profile
+
+    def pick(headers: dict[str, str], profiles: object = BUILTIN_PROFILES) -> str:
+        return select_profile(transport=Transport.PLAIN, headers=headers,  # type: ignore[arg-type]
+                              profiles=profiles).name  # type: ignore[arg-type]
+
+    assert pick({"X-Squid-Error": "ERR_ACCESS_DENIED 0", "x-brd-err-code": "client_10000"}) == (
+        "brightdata")
+    assert pick({"x-brd-err-code": "client_10000", "X-SOAX-Error": "AUTH_FAILED"}) == "soax"
+    assert pick({"X-SOAX-Error": "", "X-Squid-Error": "ERR_ACCESS_DENIED 0"}) == "squid"
+    assert pick({"x-thor-error-code": "client_101"}) == "thordata"  # any case
+    assert pick({}) == "generic"
+    # A changed mapping (same object, other profiles) is indexed again.
+    mine = dict(BUILTIN_PROFILES)
+    assert pick({"bytio-error": "x"}, mine) == "bytio"
+    del mine["bytio"]
+    assert pick({"bytio-error": "x"}, mine) == "generic"
