@@ -738,3 +738,18 @@ def test_signature_detection_keeps_registry_order_and_ignores_empty_values() -> 
     assert pick({"bytio-error": "x"}, mine) == "bytio"
     del mine["bytio"]
     assert pick({"bytio-error": "x"}, mine) == "generic"
+
+
+def test_extending_a_builtin_keeps_its_status_headers_and_hints() -> None:
+    """A user profile that extends Crawlbase still reads pc_status inside a 200."""
+    from scrapy_proxyerrors._userprofiles import load_user_profiles
+
+    user = load_user_profiles(
+        {"crawlbase": {"extends": "crawlbase",
+                       "rules": [{"status": 429, "category": "concurrency", "action": "slowdown",
+                                  "scope": "account", "wait": 5}]}},
+        BUILTIN_PROFILES,
+    )["crawlbase"]
+    assert user.status_headers == ("pc_status",) and user.hints
+    error = classify(200, {"pc_status": "503"}, transport=Transport.API, provider=user, now=NOW)
+    assert error is not None and (error.code, error.action) == ("pc_status:503", Action.RETRY)
