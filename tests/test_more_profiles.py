@@ -753,3 +753,23 @@ def test_extending_a_builtin_keeps_its_status_headers_and_hints() -> None:
     assert user.status_headers == ("pc_status",) and user.hints
     error = classify(200, {"pc_status": "503"}, transport=Transport.API, provider=user, now=NOW)
     assert error is not None and (error.code, error.action) == ("pc_status:503", Action.RETRY)
+
+
+def test_an_error_inside_a_2xx_can_be_overridden_by_its_code() -> None:
+    """PROXYERRORS_ACTIONS accepts ``crawlbase/pc_status:503``, as explain suggests."""
+    from scrapy.exceptions import NotConfigured
+    from scrapy.settings import Settings
+
+    from scrapy_proxyerrors._config import Config
+    from scrapy_proxyerrors._policy import override_for
+
+    config = Config.from_settings(Settings({"PROXYERRORS_ACTIONS": {
+        "crawlbase/pc_status:503": "drop"}}))
+    inside = classify(200, {"pc_status": "503"}, transport=Transport.API,
+                      provider="crawlbase", now=NOW)
+    outside = classify(503, {}, transport=Transport.API, provider="crawlbase", now=NOW)
+    assert inside is not None and outside is not None
+    assert override_for(inside, config.actions) is Action.DROP
+    assert override_for(outside, config.actions) is None
+    with pytest.raises(NotConfigured, match="crawlbase has no code"):
+        Config.from_settings(Settings({"PROXYERRORS_ACTIONS": {"crawlbase/other:503": "drop"}}))
