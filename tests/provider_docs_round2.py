@@ -115,6 +115,11 @@ BRIGHTDATA_ROWS = [
         {"Content-Type": "text/plain"}, b"Invalid API key", transport="api", url=BRD_API),
     Row("brightdata_api", 400, "400", "validation", "drop", "request",
         {"Content-Type": "text/plain"}, b"zone not found", transport="api", url=BRD_API),
+    # The Scraper API on the same host: 25+ 429s in 5 minutes block the client
+    # IP, so the whole account pauses (Retry-After, else a backoff from 2 s).
+    Row("brightdata_api", 429, "429", "rate_limit", "slowdown", "account",
+        {"Retry-After": "7"}, transport="api",
+        url="https://api.brightdata.com/datasets/v3/scrape?dataset_id=d"),
 ]
 
 # --------------------------------------------------- Zyte API (corrections)

@@ -773,3 +773,17 @@ def test_an_error_inside_a_2xx_can_be_overridden_by_its_code() -> None:
     assert override_for(outside, config.actions) is None
     with pytest.raises(NotConfigured, match="crawlbase has no code"):
         Config.from_settings(Settings({"PROXYERRORS_ACTIONS": {"crawlbase/other:503": "drop"}}))
+
+
+def test_documented_waits_of_round_two() -> None:
+    """Crawlbase's 429 carries Retry-After; Bright Data's APIs pause the account."""
+    from .provider_docs_round2 import BRIGHTDATA_ROWS, CRAWLBASE_ROWS
+
+    crawlbase = _classify2(next(r for r in CRAWLBASE_ROWS if r.code == "429"))
+    assert crawlbase is not None and crawlbase.wait == 2
+    scraper = next(r for r in BRIGHTDATA_ROWS if r.provider == "brightdata_api" and r.code == "429")
+    told = _classify2(scraper)
+    assert told is not None and told.wait == 7
+    bare = classify(429, {}, transport=Transport.API, request_url=scraper.url, now=NOW)
+    # No Retry-After: no fixed wait, so the policy's backoff grows between 429s.
+    assert bare is not None and bare.wait is None and bare.scope is Scope.ACCOUNT

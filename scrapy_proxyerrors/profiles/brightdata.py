@@ -30,6 +30,7 @@ from .._vocabulary import Scope as S
 _DOCS = "https://docs.brightdata.com/proxy-networks/errorCatalog"
 _UNLOCKER_DOCS = "https://docs.brightdata.com/scraping-automation/web-unlocker/error-codes"
 _API_DOCS = _UNLOCKER_DOCS + "#where-does-the-error-appear-in-each-access-mode"
+_SCRAPER_DOCS = "https://docs.brightdata.com/products/scrapers/error-codes"
 
 
 def _r(status: int, code: str, cat: C, act: A, scope: S, meaning: str, fix: str) -> Rule:
@@ -187,6 +188,7 @@ BRIGHTDATA_API = replace(
     session_param=None,
     status_headers=("x-brd-status-code",),
     docs_url=_API_DOCS,
+    sources=(_UNLOCKER_DOCS, _SCRAPER_DOCS, _DOCS),
     rules=(
         *BRIGHTDATA.rules,
         # Direct API refusals before the unlocker (no code header).
@@ -198,5 +200,15 @@ BRIGHTDATA_API = replace(
              "say which).",
              "Check the zone name and the URL; if every request fails, it is the zone.",
              docs=_API_DOCS),
+        # The APIs on this host (the Scraper API says so) block a client IP
+        # that gets 25 or more 429s within 5 minutes: the whole account
+        # pauses, for Retry-After, else the exponential backoff (a fixed
+        # floor would not grow between 429s in a row).
+        Rule(429, None, C.RATE_LIMIT, A.SLOWDOWN, S.ACCOUNT,
+             "Too many requests; 25 or more 429s within 5 minutes get this machine's "
+             "IP blocked.",
+             "Paused for Retry-After; without one, PROXYERRORS_BACKOFF_BASE = 2 follows "
+             "Bright Data's 2, 4, 8, 16, 32 s. Lower the request rate.",
+             docs=_SCRAPER_DOCS),
     ),
 )
