@@ -787,3 +787,22 @@ def test_documented_waits_of_round_two() -> None:
     bare = classify(429, {}, transport=Transport.API, request_url=scraper.url, now=NOW)
     # No Retry-After: no fixed wait, so the policy's backoff grows between 429s.
     assert bare is not None and bare.wait is None and bare.scope is Scope.ACCOUNT
+
+
+def test_a_site_wait_beyond_max_wait_drops_the_request() -> None:
+    """One site's pause too long to hold a request for: drop it, never stop the crawl."""
+    import random
+
+    from scrapy_proxyerrors._policy import decide
+
+    body = json.dumps({"type": "/limits/over-domain-limit", "title": "t"}).encode()
+    error = classify(429, {"Content-Type": "application/problem+json", "Retry-After": "900"},
+                     body, transport=Transport.API,
+                     request_url="https://api.zyte.com/v1/extract", now=NOW)
+    assert error is not None and error.scope is Scope.SITE
+    decision = decide(error, attempt=0, actions={}, backoff_base=0.5, backoff_max=30,
+                      max_wait=300, rng=random.Random(1))
+    assert decision.action is Action.DROP and decision.escalated_from == 900
+    short = decide(error, attempt=0, actions={}, backoff_base=0.5, backoff_max=30,
+                   max_wait=1000, rng=random.Random(1))
+    assert (short.action, short.wait) == (Action.SLOWDOWN, 900)
