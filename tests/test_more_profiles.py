@@ -806,3 +806,27 @@ def test_a_site_wait_beyond_max_wait_drops_the_request() -> None:
     short = decide(error, attempt=0, actions={}, backoff_base=0.5, backoff_max=30,
                    max_wait=1000, rng=random.Random(1))
     assert (short.action, short.wait) == (Action.SLOWDOWN, 900)
+
+
+def test_match_order_with_a_hint() -> None:
+    """Exact code, then family, then the hint, then body and status rules."""
+    from scrapy_proxyerrors import Hint
+
+    def rule(status: int | None, code: str | None, action: Action) -> Rule:
+        return Rule(status, code, Category.INTERNAL, action, Scope.REQUEST, "m", "f")
+
+    exact = rule(None, "E1", Action.STOP)
+    family = rule(None, "FAM_*", Action.ROTATE)
+    status = rule(500, None, Action.PASS)
+    hinted = rule(None, None, Action.RETRY)
+    profile = Profile("p", "P", "api", (exact, family, status),
+                      hints=(Hint(rules=(("yes", hinted),), header="X-Hint"),))
+    assert profile.match(500, "E1", hint=hinted) is exact
+    assert profile.match(500, "FAM_X", hint=hinted) is family
+    assert profile.match(500, "OTHER", hint=hinted) is hinted
+    assert profile.match(500, "OTHER") is status
+    assert profile.match(500, None, hint=hinted) is hinted
+    for value, expected in (("YES", Action.RETRY), (" yes ", Action.RETRY), ("no", Action.PASS)):
+        error = classify(500, {"X-Hint": value}, transport=Transport.API, provider=profile,
+                         now=NOW)
+        assert error is not None and error.action is expected
