@@ -179,8 +179,12 @@ def _actions(settings: BaseSettings, profiles: Mapping[str, Profile]) -> dict[st
         profile = profiles[provider]
         known = {r.code.lower() for r in profile.rules if r.code and not r.is_family}
         families = [r.code[:-1].lower() for r in profile.rules if r.code and r.is_family]
+        # An error reported inside a 2xx is named after its header: pc_status:503.
+        header, _, inner = code.rpartition(":")
+        inside = inner.isdigit() and header.lower() in {h.lower() for h in profile.status_headers}
         if (
             not code.isdigit()
+            and not inside
             and code.lower() not in known
             and not any(code.lower().startswith(f) for f in families)
         ):

@@ -52,6 +52,7 @@ class Scope(str, Enum):
     REQUEST = "request"  #: only this request is affected
     ROUTE = "route"  #: this proxy, session or IP
     ACCOUNT = "account"  #: every route of this provider account
+    SITE = "site"  #: one target site through this account (an API's per-site limit)
     CRAWL = "crawl"  #: the whole crawl
 
     def __str__(self) -> str:

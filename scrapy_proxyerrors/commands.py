@@ -56,6 +56,7 @@ _SCOPES = {
     Scope.REQUEST: "only this request",
     Scope.ROUTE: "this proxy, session or IP",
     Scope.ACCOUNT: "every route of this provider account",
+    Scope.SITE: "one target site through this provider account",
     Scope.CRAWL: "the whole crawl",
 }
 _PRIORITY_NAMES = {value: name for name, value in SETTINGS_PRIORITIES.items()}
@@ -279,9 +280,13 @@ def code_source(profile: Profile) -> str:
     if profile.plaintext_body and any(r.body is not None for r in profile.rules):
         places.append("plaintext body")
     if profile.proxy_status:
-        places.append("Proxy-Status error")
+        places.append(
+            "Proxy-Status details code, else error"
+            if profile.proxy_status_details
+            else "Proxy-Status error"
+        )
     if profile.problem_json:
-        places.append("problem+json type")
+        places.append(f"problem+json {profile.problem_code}")
     return "; ".join(places) or "status only"
 
 
@@ -314,13 +319,64 @@ def list_rules(project: Project, names: Sequence[str] = ()) -> list[str]:
     return lines
 
 
+_TRANSPORTS = {"proxy": "plain+connect", "api": "api", "any": "plain+connect+api"}
+
+
+def signal_places(profile: Profile) -> str:
+    """Where *profile*'s error signal lives: header, body, status, status_headers, hint."""
+    places = []
+    if profile.code_headers or profile.proxy_status or profile.detail_headers:
+        places.append("header")
+    if profile.json_code or profile.problem_json or profile.json_message or (
+        profile.plaintext_body
+    ):
+        places.append("body")
+    if any(r.code is None and r.body is None and r.status is not None for r in profile.rules):
+        places.append("status")
+    if profile.status_headers:
+        places.append("status_headers " + ", ".join(profile.status_headers) + " on a 2xx")
+    hints = [h.header or ".".join(h.json_path) for h in profile.hints]
+    if hints:
+        places.append("retry hint " + ", ".join(hints))
+    if profile.wait_headers:
+        places.append("wait " + ", ".join(name for name, _ in profile.wait_headers))
+    return "; ".join(places) or "status"
+
+
+def fact_sources(profile: Profile) -> str:
+    """Where *profile*'s facts come from (its ``sources``, else its docs page)."""
+    if profile.sources:
+        return ", ".join(profile.sources)
+    return profile.docs_url or "-"
+
+
 def list_providers(project: Project) -> list[str]:
-    """One line per provider: kind, how it is detected, where its code is read."""
-    rows = [("provider", "kind", "rules", "detected by", "code from")]
+    """One line per provider: kind, detection, where its signal lives, its facts' source."""
+    rows = [
+        (
+            "provider",
+            "kind",
+            "transport",
+            "rules",
+            "detected by",
+            "code from",
+            "signal in",
+            "facts from",
+        )
+    ]
     for profile in project.profiles.values():
         name = profile.name + (" (user)" if project.is_user(profile.name) else "")
         rows.append(
-            (name, profile.kind, str(len(profile.rules)), detection(profile), code_source(profile))
+            (
+                name,
+                profile.kind,
+                _TRANSPORTS.get(profile.kind, profile.kind),
+                str(len(profile.rules)),
+                detection(profile),
+                code_source(profile),
+                signal_places(profile),
+                fact_sources(profile),
+            )
         )
     return _table(rows)
 
@@ -394,7 +450,8 @@ def _action_text(project: Project, action: Action, rule: Rule, profile: Profile)
             f"the failed route {rest}; {budget}."
         )
     if action is Action.SLOWDOWN:
-        what = "the provider account" if rule.scope in (Scope.ACCOUNT, Scope.CRAWL) else "the route"
+        what = {Scope.ACCOUNT: "the provider account", Scope.CRAWL: "the provider account",
+                Scope.SITE: "this target site through the account"}.get(rule.scope, "the route")
         return (
             f"slowdown: {what} pauses for {waited} or X-RateLimit-Reset, else {backoff}; "
             f"other routes keep flowing; {budget}."
@@ -700,7 +757,8 @@ class ProxyErrorsCommand(ScrapyCommand):
         parser.add_argument(
             "--providers",
             action="store_true",
-            help="list: one line per provider (how it is detected, where its code is read)",
+            help="list: one line per provider (how it is detected, where its signal "
+            "lives, where its facts come from)",
         )
         parser.add_argument(
             "--all",
