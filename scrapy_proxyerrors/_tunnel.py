@@ -12,6 +12,9 @@ Three download handlers report a refused CONNECT three ways:
   ``aiohttp.ClientHttpProxyError`` that has the status, reason and headers (no
   body). Its message holds the proxy URL *with* credentials: log it only
   through :func:`redacted_message`.
+* ``httpx``: Scrapy's httpx handler raises ``DownloadConnectionRefusedError``
+  from an ``httpx.ProxyError`` whose message is the status and reason
+  (``407 Proxy Authentication Required``): no headers, no body.
 """
 
 from __future__ import annotations
@@ -35,7 +38,15 @@ try:
 except ImportError:  # pragma: no cover - aiohttp is optional
     _AiohttpProxyError = None  # type: ignore[assignment,misc]
 
-Source = Literal["handler", "message", "aiohttp"]
+try:
+    from httpx import ProxyError as _HttpxProxyError
+except ImportError:  # pragma: no cover - httpx is optional
+    _HttpxProxyError = None  # type: ignore[assignment,misc]
+
+Source = Literal["handler", "message", "aiohttp", "httpx"]
+
+# httpcore's wording for a refused CONNECT: "<status> <reason>".
+_HTTPX_MESSAGE = re.compile(r"(?P<status>[1-5]\d\d)(?: (?P<reason>[^\r\n]{0,1000}))?")
 
 # Scrapy's wording (http11._TunnelingTCP4ClientEndpoint.processProxyResponse).
 # The reason is the repr() of bytes: b'...' or, when it holds a ', b"...".
@@ -165,13 +176,28 @@ def _from_aiohttp(exc: BaseException) -> ConnectReply | None:
         return None
 
 
+def _from_httpx(exc: BaseException) -> ConnectReply | None:
+    try:
+        match = _HTTPX_MESSAGE.fullmatch(str(exc).strip())
+        if match is None:
+            return None
+        return ConnectReply(
+            status=int(match.group("status")),
+            reason=(match.group("reason") or "").strip(),
+            source="httpx",
+        )
+    except Exception:
+        return None
+
+
 def connect_reply(exc: BaseException) -> ConnectReply | None:
     """The proxy's reply to a refused CONNECT carried by *exc*, or ``None``.
 
     Looks at *exc* and its ``__cause__``/``__context__`` chain for a
     :class:`~scrapy_proxyerrors.exceptions.ProxyTunnelError` (full reply),
-    Scrapy's ``TunnelError`` (status and reason parsed from the message) or
-    ``aiohttp.ClientHttpProxyError`` (status, reason, headers). Never raises:
+    Scrapy's ``TunnelError`` (status and reason parsed from the message),
+    ``aiohttp.ClientHttpProxyError`` (status, reason, headers) or
+    ``httpx.ProxyError`` (status and reason parsed from the message). Never raises:
     anything it cannot read gives ``None``.
     """
     for current in _chain(exc):
@@ -191,6 +217,8 @@ def connect_reply(exc: BaseException) -> ConnectReply | None:
             return _from_tunnel_message(current)
         if _AiohttpProxyError is not None and isinstance(current, _AiohttpProxyError):
             return _from_aiohttp(current)
+        if _HttpxProxyError is not None and isinstance(current, _HttpxProxyError):
+            return _from_httpx(current)
     return None
 
 
