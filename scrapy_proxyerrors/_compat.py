@@ -160,3 +160,18 @@ def reactor_enabled(settings: BaseSettings) -> bool:
 TUNNELING_ENDPOINT: type[Any] | None = getattr(
     http11, "_TunnelingTCP4ClientEndpoint", None
 ) or getattr(http11, "TunnelingTCP4ClientEndpoint", None)
+
+
+def _timeout_errors() -> tuple[type[BaseException], ...]:
+    from twisted.internet.error import TimeoutError as TwistedTimeoutError
+
+    try:
+        from scrapy.exceptions import DownloadTimeoutError  # 2.15+
+    except ImportError:
+        return (TwistedTimeoutError,)
+    return (DownloadTimeoutError, TwistedTimeoutError)
+
+
+#: What a request that hit ``DOWNLOAD_TIMEOUT`` fails with: Scrapy's
+#: ``DownloadTimeoutError`` from 2.15, Twisted's ``TimeoutError`` before.
+TIMEOUT_ERRORS: tuple[type[BaseException], ...] = _timeout_errors()
