@@ -65,7 +65,7 @@ class Timer:
         else:
             from twisted.internet import reactor
 
-            self._handle = cast(Any, reactor).callLater(max(delay, 0.0), self._fire)
+            self._handle = cast("Any", reactor).callLater(max(delay, 0.0), self._fire)
 
     def _fire(self) -> None:
         self._pending = False
@@ -115,7 +115,7 @@ def close_spider(crawler: Crawler, reason: str) -> None:
     if close_async is not None:
         deferred_from_coro(close_async(reason=reason))
     else:  # Scrapy 2.13
-        cast(Any, engine).close_spider(crawler.spider, reason)
+        cast("Any", engine).close_spider(crawler.spider, reason)
 
 
 def slot_clock() -> float:

@@ -8,7 +8,6 @@ TLS target of successful tunnels.
 from __future__ import annotations
 
 import base64
-import inspect
 import re
 import threading
 from dataclasses import dataclass, field
