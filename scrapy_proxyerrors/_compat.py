@@ -175,3 +175,13 @@ def _timeout_errors() -> tuple[type[BaseException], ...]:
 #: What a request that hit ``DOWNLOAD_TIMEOUT`` fails with: Scrapy's
 #: ``DownloadTimeoutError`` from 2.15, Twisted's ``TimeoutError`` before.
 TIMEOUT_ERRORS: tuple[type[BaseException], ...] = _timeout_errors()
+
+
+async def crawl(crawler: Crawler, *args: Any, **kwargs: Any) -> None:
+    """Run *crawler* to the end (``Crawler.crawl_async`` from 2.14, the
+    ``crawl()`` Deferred before)."""
+    crawl_async = getattr(crawler, "crawl_async", None)
+    if crawl_async is not None:
+        await crawl_async(*args, **kwargs)
+    else:  # Scrapy 2.13
+        await maybe_deferred_to_future(crawler.crawl(*args, **kwargs))

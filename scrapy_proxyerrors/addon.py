@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 MIDDLEWARE_PRIORITY = 550
 HTTPS_HANDLER = "scrapy_proxyerrors.handler.ProxyErrorsHTTPSDownloadHandler"
 REPORT_EXTENSION = "scrapy_proxyerrors.report.ProxyErrorsReport"
+RETRY_MIDDLEWARE = "scrapy.downloadermiddlewares.retry.RetryMiddleware"
 #: The cache policy that never stores provider errors (when the package has it).
 CACHE_POLICY = "scrapy_proxyerrors.cache.ProviderErrorsCachePolicy"
 #: Setting (written here): the project's own HTTPCACHE_POLICY, wrapped by CACHE_POLICY.
@@ -81,9 +82,14 @@ class Addon:
         # Explicitly None (not setdefault_in_component_priority_dict, which on
         # Scrapy 2.13-2.14 sees RetryMiddleware in *_BASE and does nothing),
         # unless the project placed RetryMiddleware itself.
+        # The key is written as *_BASE spells it (an import path): Scrapy
+        # 2.13-2.14 merge *_BASE by key without resolving paths to classes.
         middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
         if not _mentions(middlewares, RetryMiddleware):
-            middlewares[RetryMiddleware] = None
+            base = settings.getdict("DOWNLOADER_MIDDLEWARES_BASE")
+            keys = [key for key in base if _same(key, RetryMiddleware)] or [RETRY_MIDDLEWARE]
+            for key in keys:
+                middlewares[key] = None
             _set_keeping_priority(settings, "DOWNLOADER_MIDDLEWARES", middlewares)
         if reactor_enabled(settings):
             self._install_https_handler(settings)

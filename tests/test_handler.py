@@ -170,8 +170,8 @@ async def crawl(
                 outcome.closed_at_spider_close[key] = record.client_closed.wait(close_wait)
 
     crawler.signals.connect(spider_closed, signals.spider_closed)
-    await crawler.crawl_async(
-        to_request=to_request, outcome=outcome, proxy=proxy, close_wait=close_wait
+    await compat.crawl(
+        crawler, to_request=to_request, outcome=outcome, proxy=proxy, close_wait=close_wait
     )
     return outcome
 
