@@ -20,12 +20,12 @@ Three download handlers report a refused CONNECT three ways:
 from __future__ import annotations
 
 import re
-from base64 import b64encode
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from scrapy.core.downloader.handlers.http11 import TunnelError
 from scrapy.http.headers import Headers
+from w3lib.http import basic_auth_header
 
 from ._redact import redact_text
 from .exceptions import ProxyTunnelError
@@ -233,8 +233,14 @@ def _secrets(exc: BaseException) -> list[str]:
         user, password = getattr(url, "user", None), getattr(url, "password", None)
         if isinstance(user, str) and isinstance(password, str):
             # The Proxy-Authorization token, in case a repr() of the request
-            # headers ends up in the text.
-            found.append(b64encode(f"{user}:{password}".encode()).decode("ascii"))
+            # headers ends up in the text: as Scrapy builds it (latin-1,
+            # HTTPPROXY_AUTH_ENCODING's default) and as UTF-8.
+            for encoding in ("latin-1", "utf-8"):
+                try:
+                    header = basic_auth_header(user, password, encoding=encoding)
+                except UnicodeEncodeError:
+                    continue
+                found.append(header.split(b" ", 1)[1].decode("ascii"))
     return found
 
 

@@ -10,7 +10,6 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.misc import load_object
 
 from ._compat import component_dict_with_base, reactor_enabled
-from .exceptions import BadSettingError
 from .handler import FALLBACK_SETTING, ProxyErrorsHTTPSDownloadHandler
 from .middleware import ProxyErrorsMiddleware
 
@@ -52,11 +51,13 @@ def _set_keeping_priority(settings: BaseSettings, name: str, value: Any) -> None
 
 
 def _enabled(settings: BaseSettings) -> bool:
-    raw = settings.get("PROXYERRORS_ENABLED", True)
+    """``PROXYERRORS_ENABLED``; a value that is not a boolean counts as on
+    here: the middleware rejects it with ``BadSettingError`` when the crawl
+    starts (add-ons run earlier on some Scrapy versions, outside the crawl)."""
     try:
         return settings.getbool("PROXYERRORS_ENABLED", True)
     except ValueError:
-        raise BadSettingError(f"PROXYERRORS_ENABLED={raw!r}: expected True or False") from None
+        return True
 
 
 class Addon:
