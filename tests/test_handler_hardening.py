@@ -6,7 +6,7 @@ when the client closed it; "open" below means the proxy has not seen the close.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from scrapy.core.downloader.handlers import http11
@@ -153,3 +153,31 @@ async def test_header_block_just_under_the_cap_is_read_whole(
     assert (error.status, error.body) == (407, b"nope")
     assert len(error.headers.getlist("X-Pad")) == len(lines) // len(line)
     assert not spy.capped and spy.most <= CONNECT_HEAD_LIMIT
+
+
+def test_cancel_while_connecting_stops_the_connection_attempt() -> None:
+    """Before the TCP connection exists there is no socket to abort: the
+    connection attempt itself is stopped (Twisted's in-memory reactor records
+    it), and the request fails with ConnectingCancelledError."""
+    from twisted.internet.error import ConnectingCancelledError
+    from twisted.internet.protocol import Factory, Protocol
+    from twisted.internet.testing import MemoryReactorClock
+    from twisted.web.client import BrowserLikePolicyForHTTPS
+
+    from scrapy_proxyerrors.handler import _adopt
+
+    assert compat.TUNNELING_ENDPOINT is not None
+    reactor = MemoryReactorClock()
+    stock = compat.TUNNELING_ENDPOINT(
+        reactor, "example.com", 443, ("127.0.0.1", 3128, None), BrowserLikePolicyForHTTPS()
+    )
+    endpoint = _adopt(stock, 2.0)
+    assert type(endpoint) is _ProxyErrorsTunnelingEndpoint
+    failures: list[Any] = []
+    deferred = endpoint.connect(Factory.forProtocol(Protocol))
+    deferred.addErrback(failures.append)
+    (connector,) = reactor.connectors
+    assert not connector.stoppedConnecting
+    deferred.cancel()
+    assert connector.stoppedConnecting
+    assert len(failures) == 1 and failures[0].check(ConnectingCancelledError)
