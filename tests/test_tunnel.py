@@ -194,13 +194,18 @@ def aiohttp_error(
         message=reason,
         headers=multidict.CIMultiDictProxy(multidict.CIMultiDict(headers)),
     )
+    return wrapped(cause), cause
+
+
+def wrapped(cause: Exception) -> Exception:
+    """*cause* raised and wrapped the way Scrapy's handlers do (``raise ... from e``)."""
     try:
         try:
             raise cause
-        except aiohttp.ClientError as e:
+        except Exception as e:
             raise DownloadFailedError(str(e)) from e
     except DownloadFailedError as error:
-        return error, cause
+        return error
 
 
 def test_aiohttp_error_gives_status_reason_headers() -> None:
@@ -332,14 +337,7 @@ def test_httpx_refusal_gives_status_and_reason(
     """Scrapy's httpx handler raises DownloadConnectionRefusedError from
     httpx.ProxyError("<status> <reason>"): status and reason, nothing else."""
     httpx = pytest.importorskip("httpx")
-    cause = httpx.ProxyError(message)
-    try:
-        try:
-            raise cause
-        except httpx.ProxyError as e:
-            raise DownloadFailedError(str(e)) from e
-    except DownloadFailedError as error:
-        found = connect_reply(error)
+    found = connect_reply(wrapped(httpx.ProxyError(message)))
     if expected is None:
         assert found is None
     else:
