@@ -146,11 +146,11 @@ def component_dict_with_base(settings: BaseSettings, name: str) -> dict[Any, Any
 
 def reactor_enabled(settings: BaseSettings) -> bool:
     """Whether the crawl runs a Twisted reactor (reactorless mode is 2.15+)."""
-    value = settings.get("TWISTED_REACTOR_ENABLED", True)
     try:
-        return bool(settings.getbool("TWISTED_REACTOR_ENABLED", True))
+        return settings.getbool("TWISTED_REACTOR_ENABLED", True)
     except ValueError:
-        return bool(value)
+        # Scrapy itself rejects the value when the crawl starts.
+        return True
 
 
 # --- the HTTP/1.1 handler's tunneling endpoint ----------------------------------
