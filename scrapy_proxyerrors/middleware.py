@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from scrapy.downloadermiddlewares.retry import get_retry_request, retry_logger
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.asyncio import call_later, sleep
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 
 from . import _stats as S
 from ._classifier import ProviderError, classify, rate_limit_wait
+from ._compat import call_later, sleep
 from ._config import Config
 from ._parse import header_text, parse_retry_after
 from ._policy import backoff, decide
