@@ -145,6 +145,14 @@ SETTINGS: tuple[Setting, ...] = (
     _S("PROXYERRORS_CONNECT_BODY_TIMEOUT", 2.0,
        "How long, in seconds, the HTTPS handler waits for the body of a refused `CONNECT` "
        "reply before failing the request with what arrived."),
+    _S("PROXYERRORS_HTTPS_FALLBACK_HANDLER", None,
+       "The `https` download handler the plugin's handler builds and intercepts. The "
+       "add-on writes here whatever `https` handler the project configured, so it stays "
+       "in use underneath; `None` means Scrapy's HTTP/1.1 handler."),
+    _S("PROXYERRORS_HTTPCACHE_INNER_POLICY", None,
+       "The HTTP cache policy that `scrapy_proxyerrors.cache.ProviderErrorsCachePolicy` "
+       "wraps. The add-on writes the project's `HTTPCACHE_POLICY` here; the wrapper never "
+       "stores or serves a provider error. `None` means Scrapy's `DummyPolicy`."),
     _S("PROXYERRORS_REDACT_LOGS", True,
        "Also mask credentials and API keys in Scrapy's own request log lines (`Crawled`, "
        "`Retrying`, `Error downloading`...). The plugin's own logs are always masked."),
