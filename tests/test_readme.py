@@ -40,3 +40,14 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert blocks[1].startswith("pip install -e '.[test]' && python -m pytest")
     ci = (README.parent / ".ci" / "run").read_text()
     assert "pip install -e '.[test]' && python -m pytest" in ci
+
+
+def test_docs_name_the_exception_bad_settings_raise() -> None:
+    """Bad settings raise BadSettingError (Scrapy would swallow NotConfigured):
+    every document says so, none promises NotConfigured."""
+    root = README.parent
+    for doc in (README, root / "CHANGES.md", root / "docs" / "providers.md"):
+        text = " ".join(doc.read_text().split())
+        for claim in ("raises `NotConfigured`", "with `NotConfigured`",
+                      "the `NotConfigured` message", "validated with `NotConfigured`"):
+            assert claim not in text, (doc.name, claim)
