@@ -32,9 +32,10 @@ if TYPE_CHECKING:
     from scrapy.http.headers import Headers
 
 _MASK = "***"
-# user:password@ in any URL-looking text: up to the LAST @ of the authority, so
-# that a password holding a raw "@" is masked whole (``u:p@ss@host``).
-_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/?#\s'\"<>]*@", re.I)
+# user:password@ in any URL-looking text (also "http:/u:p@h", as Path() writes
+# it): up to the LAST @ of the authority, so that a password holding a raw "@"
+# is masked whole (``u:p@ss@host``).
+_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*:/{1,2})[^/?#\s<>]*@", re.I)
 _KEY_PARAM = re.compile(
     r"(?P<name>(?:api[_-]?key|apikey|key|token|access[_-]?token|password|passwd|secret)=)"
     # A URL cannot hold a raw < or >: they end the value (``<GET ...?key=x>``).

@@ -50,6 +50,7 @@ from typing import Any, Literal, cast
 from scrapy.exceptions import NotConfigured
 
 from ._profile import JsonPath, Profile, Rule
+from ._redact import redact_text
 from ._vocabulary import Action, Category, Scope
 
 SETTING = "PROXYERRORS_PROVIDERS"
@@ -100,13 +101,14 @@ class _Bad(Exception):
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    # Masked before it is cut: a cut URL loses the "@" that marks its password.
+    text = redact_text(repr(value))
     return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _error(provider: str | None, field: str, value: object, why: str) -> NotConfigured:
     where = f"provider {provider!r}: " if provider is not None else ""
-    return NotConfigured(f"{SETTING}: {where}{field}={_show(value)}: {why}")
+    return NotConfigured(redact_text(f"{SETTING}: {where}{field}={_show(value)}: {why}"))
 
 
 def load_user_profiles(value: object, builtins: Mapping[str, Profile]) -> dict[str, Profile]:
