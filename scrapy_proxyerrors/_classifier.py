@@ -5,6 +5,7 @@ No crawler, no reactor, no clock unless none is given: tests pass ``now``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -76,6 +77,11 @@ class ProviderError:
     #: Seconds the error body asked for (e.g. ``details.retry_after_seconds``).
     body_wait: float | None = None
     rate_limit: RateLimit | None = None
+    #: The rule the reply claimed when the trust boundary capped it (a
+    #: provider found only by its signature header on a plain-HTTP reply,
+    #: which a target could have sent): ``rule`` is then at most
+    #: pass/retry/rotate. A CONNECT probe may confirm the claim (see _probe).
+    claimed: Rule | None = None
 
     @property
     def category(self) -> Category:
@@ -145,26 +151,38 @@ def select_profile(
     profiles: Mapping[str, Profile] = BUILTIN_PROFILES,
 ) -> Profile:
     """Pick the profile for a reply: explicit, then host, then signature header."""
+    return _select(transport, headers, request_url, proxy_url, provider, profiles)[0]
+
+
+def _select(
+    transport: Transport,
+    headers: Headers,
+    request_url: str,
+    proxy_url: str | None,
+    provider: str | Profile | None,
+    profiles: Mapping[str, Profile],
+) -> tuple[Profile, bool]:
+    """:func:`select_profile`, and whether only a signature header chose it."""
     if isinstance(provider, Profile):
-        return provider
+        return provider, False
     if provider and provider in profiles:
-        return profiles[provider]
+        return profiles[provider], False
     if transport is Transport.API:
         host = _host(request_url)
         for profile in profiles.values():
             if profile.matches_api_host(host):
-                return profile
+                return profile, False
     else:
         host = _host(proxy_url)
         if host:
             for profile in profiles.values():
                 if profile.matches_proxy_host(host):
-                    return profile
+                    return profile, False
         for profile in profiles.values():
             for name in profile.signature_headers:
                 if headers.get(name):
-                    return profile
-    return profiles.get("generic", GENERIC)
+                    return profile, True
+    return profiles.get("generic", GENERIC), False
 
 
 @dataclass(slots=True)
@@ -247,16 +265,11 @@ def classify(
     if status < 400 and (transport is not Transport.CONNECT or 200 <= status < 300):
         return None
     hdrs = as_headers(headers)
-    profile = select_profile(
-        transport=transport,
-        headers=hdrs,
-        request_url=request_url,
-        proxy_url=proxy_url,
-        provider=provider,
-        profiles=profiles,
+    profile, by_signature = _select(
+        transport, hdrs, request_url, proxy_url, provider, profiles
     )
     if not profile.trusts(transport):
-        profile = profiles.get("generic", GENERIC)
+        profile, by_signature = profiles.get("generic", GENERIC), False
     clock = time.time() if now is None else now
     body = body[:BODY_LIMIT] if body else b""
     data = parse_json_object(body)
@@ -272,6 +285,13 @@ def classify(
         if first is None:
             first = found
         rule = current.match(status, found.code, text if current.plaintext_body else "")
+        if transport is Transport.PLAIN and current.tagged and found.code is None:
+            # Trust boundary: this provider tags every error of its own, so an
+            # untagged plain-HTTP reply is the target's, forwarded: no status
+            # rule of its own, and no fallback, may claim it.
+            if rule is not None and rule.code is None and rule.body is None:
+                rule = None
+            break
         if rule is not None:
             break
         current = profiles.get(current.fallback) if current.fallback else None
@@ -286,6 +306,11 @@ def classify(
             return None
     if code is None:
         code = rule.code if rule.code and not rule.is_family else str(status)
+    claimed = None
+    if by_signature and transport is Transport.PLAIN and _can_reach_beyond_route(rule):
+        # Trust boundary: a header any target can send made a generic pool
+        # look like this provider; at most pass/retry/rotate on its word.
+        claimed, rule = rule, capped(rule)
     return ProviderError(
         provider=profile.name,
         code=code,
@@ -297,7 +322,29 @@ def classify(
         retry_after=parse_retry_after(header_text(hdrs, "Retry-After"), clock),
         body_wait=first.body_wait,
         rate_limit=parse_rate_limit(hdrs, clock),
+        claimed=claimed,
     )
+
+
+#: What a claim the plugin cannot verify is capped to (see :func:`capped`).
+_CAPPED = {Action.STOP: Action.ROTATE, Action.SLOWDOWN: Action.RETRY, Action.DROP: Action.PASS}
+
+
+def _can_reach_beyond_route(rule: Rule) -> bool:
+    """Whether acting on *rule* could stop the crawl, pause an account or drop
+    a request (a wait above PROXYERRORS_MAX_WAIT escalates account scopes)."""
+    return rule.action in _CAPPED or rule.scope in (Scope.ACCOUNT, Scope.CRAWL)
+
+
+def capped(rule: Rule) -> Rule:
+    """*rule* limited to what an unverified plain-HTTP reply may cause: stop
+    becomes rotate, slowdown becomes retry, drop becomes pass, and the scope
+    is at most the route (never the account or the crawl)."""
+    scope = rule.scope if rule.scope in (Scope.REQUEST, Scope.ROUTE) else Scope.ROUTE
+    action = _CAPPED.get(rule.action, rule.action)
+    if action is Action.RETRY and scope is Scope.ROUTE:
+        scope = Scope.REQUEST
+    return dataclasses.replace(rule, action=action, scope=scope)
 
 
 def rate_limit_wait(headers: HeadersLike, now: float | None = None) -> float | None:

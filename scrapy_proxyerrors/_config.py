@@ -183,9 +183,8 @@ def _proxy_items(name: str, raw: str) -> list[object]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, ValueError) as exc:  # ValueError: undecodable
-        raise _bad(
-            name, text, f"not a proxy URL, and cannot read it as a file ({exc.__class__.__name__})"
-        ) from None
+        why = f"not a proxy URL, and cannot read the proxy file ({exc.__class__.__name__})"
+        raise _bad(name, text, why) from None
     items: list[object] = [
         line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
     ]

@@ -43,7 +43,8 @@ def test_budget_is_never_overdrawn_by_more_than_the_concurrency() -> Any:
 def test_no_request_reaches_a_rate_limited_account_inside_its_window(provider: str) -> Any:
     with Emulator(provider=provider, scenario="ratelimit", limit=5, window=1.0) as emu:
         if provider == "soax":
-            meta: dict[str, Any] = {"proxy": emu.proxy_url()}
+            # Named: a plain-HTTP reply found by its header alone is capped.
+            meta: dict[str, Any] = {"proxy": emu.proxy_url(), "proxyerrors_provider": "soax"}
             outcome = Outcome()
             crawler = make_crawler({"CONCURRENT_REQUESTS": 4, "PROXYERRORS_MAX_RETRIES": 10})
             urls = [emu.target_url(f"/page/{i}") for i in range(20)]
