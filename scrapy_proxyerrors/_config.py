@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "PROXYERRORS_REPORT_FILE": None,
     "PROXYERRORS_CONNECT_BODY_TIMEOUT": 2.0,
     "PROXYERRORS_REDACT_LOGS": True,
+    # The project's own HTTPCACHE_POLICY, wrapped by cache.ProviderErrorsCachePolicy.
+    "PROXYERRORS_HTTPCACHE_INNER_POLICY": "scrapy.extensions.httpcache.DummyPolicy",
 }
 
 
@@ -193,6 +195,22 @@ def _proxy_items(name: str, raw: str) -> list[object]:
     return items
 
 
+def http_cache_inner_policy(settings: BaseSettings) -> type:
+    """``PROXYERRORS_HTTPCACHE_INNER_POLICY``: the cache policy class that
+    :class:`~scrapy_proxyerrors.cache.ProviderErrorsCachePolicy` wraps."""
+    name = "PROXYERRORS_HTTPCACHE_INNER_POLICY"
+    raw = _get(settings, name) or DEFAULTS[name]
+    try:
+        loaded = load_object(raw) if isinstance(raw, str) else raw
+    except (ImportError, AttributeError, NameError, ValueError) as exc:
+        raise _bad(name, raw, f"cannot load it ({exc.__class__.__name__})") from None
+    if not isinstance(loaded, type) or not callable(getattr(loaded, "should_cache_response", None)):
+        raise _bad(name, raw, "expected an HTTP cache policy class (import path)")
+    if getattr(loaded, "wraps_a_cache_policy", False):
+        raise _bad(name, raw, "the plugin's own policy cannot wrap itself; name the project's")
+    return loaded
+
+
 def _proxies(settings: BaseSettings) -> tuple[str, ...]:
     name = "PROXYERRORS_PROXIES"
     raw = _get(settings, name)
@@ -333,6 +351,7 @@ class Config:
             exceptions.append(loaded)
         report = _get(settings, "PROXYERRORS_REPORT_FILE")
         connect_body_timeout(settings)
+        http_cache_inner_policy(settings)
         return cls(
             profiles=profiles,
             provider=provider,

@@ -99,6 +99,8 @@ BAD_WITH_SECRETS: dict[str, list[Any]] = {
     "PROXYERRORS_REPORT_FILE": [[URL]],
     "PROXYERRORS_CONNECT_BODY_TIMEOUT": [URL],
     "PROXYERRORS_REDACT_LOGS": [URL],
+    "PROXYERRORS_HTTPCACHE_INNER_POLICY": [URL, f"mypkg.Policy?api_key={SECRET}",
+                                           "scrapy_proxyerrors.cache.ProviderErrorsCachePolicy"],
     # Scrapy's own settings the plugin validates.
     "RETRY_TIMES": [URL],
     "RETRY_HTTP_CODES": [[URL]],
