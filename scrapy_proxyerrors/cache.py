@@ -57,7 +57,8 @@ class ProviderErrorsCachePolicy:
         self.inner: Any = inner_cls(settings)
         self.enabled = settings.getbool("PROXYERRORS_ENABLED", True)
         provider = settings.get("PROXYERRORS_PROVIDER")
-        self.provider = provider if isinstance(provider, str) and provider in self.profiles else None
+        known = isinstance(provider, str) and provider in self.profiles
+        self.provider = provider if known else None
 
     # ------------------------------------------------------------ the policy
 
