@@ -132,7 +132,29 @@ def load_user_profiles(value: object, builtins: Mapping[str, Profile]) -> dict[s
             profiles[name] = _build(name, spec, builtins, names)
         except _Bad as bad:
             raise _error(name, bad.field, bad.value, bad.why) from None
+    _check_fallback_cycles(profiles, builtins)
     return profiles
+
+
+def _check_fallback_cycles(
+    profiles: Mapping[str, Profile], builtins: Mapping[str, Profile]
+) -> None:
+    """Reject fallback chains that come back to where they started.
+
+    The classifier stops at a profile it has seen, but the report, ``explain``
+    and anyone walking the chain would not: a cycle is a mistake, said at load.
+    """
+    every = {**builtins, **profiles}
+    for start in profiles:
+        chain = [start]
+        current = every[start].fallback
+        while current is not None and current in every:
+            if current in chain:
+                loop = " -> ".join([*chain[chain.index(current):], current])
+                raise _error(start, "fallback", every[start].fallback,
+                             f"fallback cycle ({loop}); end one chain with null or 'generic'")
+            chain.append(current)
+            current = every[current].fallback
 
 
 # ---------------------------------------------------------------- reading
