@@ -64,7 +64,7 @@ _TUPLE_FIELDS = (
     "signature_headers",
 )
 _PATH_FIELDS = ("json_code", "json_message", "json_request_id", "json_wait")
-_BOOL_FIELDS = ("plaintext_body", "rate_limit_headers", "proxy_status", "problem_json")
+_BOOL_FIELDS = ("plaintext_body", "rate_limit_headers", "proxy_status", "problem_json", "tagged")
 _TEXT_FIELDS = ("title", "docs_url")
 _OPTIONAL_TEXT_FIELDS = ("session_param", "code_regex", "fallback")
 _PROFILE_KEYS = frozenset(

@@ -297,3 +297,18 @@ def test_an_unnamed_providers_auth_failure_stops_a_single_site_crawl() -> Any:
         plain = [r for r in emu.requests if r.kind == "plain"]
     assert crawler.stats.get_value("finish_reason") == "proxyerrors_auth"
     assert len(plain) <= 4
+
+
+def test_a_user_profile_can_be_tagged() -> None:
+    from scrapy_proxyerrors._userprofiles import load_user_profiles
+
+    rule = {"status": 429, "category": "rate_limit", "action": "slowdown", "scope": "account"}
+    user = load_user_profiles(
+        {"acme": {"code_headers": ["X-Acme-Error"], "tagged": True, "rules": [rule]}},
+        BUILTIN_PROFILES,
+    )
+    profiles = {**BUILTIN_PROFILES, **user}
+    assert user["acme"].tagged
+    assert classify(429, TARGET_429, provider="acme", profiles=profiles, now=NOW) is None
+    own = classify(429, {"X-Acme-Error": "SLOW"}, provider="acme", profiles=profiles, now=NOW)
+    assert own is not None and own.action is Action.SLOWDOWN
