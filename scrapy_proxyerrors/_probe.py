@@ -16,6 +16,7 @@ Everything here but :func:`connect_probe` is pure.
 from __future__ import annotations
 
 import dataclasses
+import time
 from base64 import b64encode
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -30,7 +31,7 @@ from ._vocabulary import Action, Scope, Transport
 from .profiles import BUILTIN_PROFILES
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from ._classifier import ProviderError
     from ._profile import Profile
@@ -235,3 +236,86 @@ def _give_up(probe: _Probe) -> None:
         transport.abortConnection()
     if not probe.done.called:
         probe.done.callback(b"")
+
+
+class Corroborator:
+    """Probes shared and remembered: what the middleware calls.
+
+    One probe per proxy and credentials at a time (concurrent callers share
+    it) and its reply kept for *ttl* seconds, so a burst of refusals costs
+    one CONNECT, not one per reply::
+
+        if needs_corroboration(error, transport):
+            error = await self.corroborator.check(
+                error, proxy_url=proxy, target_host=host,
+                proxy_authorization=request.headers.get("Proxy-Authorization"))
+    """
+
+    def __init__(
+        self,
+        profiles: Mapping[str, Profile] = BUILTIN_PROFILES,
+        *,
+        ttl: float = 30.0,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.profiles = profiles
+        self.ttl = ttl
+        self.timeout = timeout
+        self.clock = clock
+        self.probes = 0  #: CONNECT probes sent (for stats and tests)
+        self._replies: dict[tuple[str, bytes | None], tuple[float, ConnectReply | None]] = {}
+        self._pending: dict[tuple[str, bytes | None], list[defer.Deferred[Any]]] = {}
+
+    async def check(
+        self,
+        error: ProviderError,
+        *,
+        proxy_url: str,
+        target_host: str,
+        proxy_authorization: bytes | None = None,
+    ) -> ProviderError:
+        """*error* as a (shared, remembered) CONNECT probe lets the crawl act on it."""
+        reply = await self.probe(proxy_url, target_host, proxy_authorization)
+        return corroborate(error, reply, proxy_url=proxy_url, profiles=self.profiles)
+
+    async def probe(
+        self, proxy_url: str, target_host: str, proxy_authorization: bytes | None = None
+    ) -> ConnectReply | None:
+        """The proxy's reply to CONNECT, probed at most once per *ttl*."""
+        key = (_where(proxy_url), _authorization(proxy_url, proxy_authorization))
+        now = self.clock()
+        known = self._replies.get(key)
+        if known is not None and now - known[0] < self.ttl:
+            return known[1]
+        waiters = self._pending.get(key)
+        if waiters is not None:
+            waiter: defer.Deferred[Any] = defer.Deferred()
+            waiters.append(waiter)
+            result: ConnectReply | None = await maybe_deferred_to_future(waiter)
+            return result
+        self._pending[key] = []
+        self.probes += 1
+        reply: ConnectReply | None = None
+        try:
+            reply = await connect_probe(
+                proxy_url, target_host, proxy_authorization=proxy_authorization,
+                timeout=self.timeout,
+            )
+        finally:
+            # Also when cancelled: nobody waits forever on a probe that ended.
+            if len(self._replies) >= 1_000:
+                self._replies.clear()
+            self._replies[key] = (self.clock(), reply)
+            for waiter in self._pending.pop(key, []):
+                waiter.callback(reply)
+        return reply
+
+
+def _where(proxy_url: str) -> str:
+    """``scheme://host:port`` of a proxy URL, credentials left out."""
+    try:
+        parts = urlsplit(proxy_url if "://" in proxy_url else "http://" + proxy_url)
+        return f"{parts.scheme}://{parts.hostname}:{parts.port}"
+    except ValueError:
+        return proxy_url.rsplit("@", 1)[-1]

@@ -312,3 +312,31 @@ def test_a_user_profile_can_be_tagged() -> None:
     assert classify(429, TARGET_429, provider="acme", profiles=profiles, now=NOW) is None
     own = classify(429, {"X-Acme-Error": "SLOW"}, provider="acme", profiles=profiles, now=NOW)
     assert own is not None and own.action is Action.SLOWDOWN
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_corroborator_shares_and_remembers_probes() -> Any:
+    """A burst of refusals costs one CONNECT; after the ttl, a new one."""
+    from twisted.internet import defer
+
+    from scrapy_proxyerrors._probe import Corroborator
+
+    now = [100.0]
+    with Emulator("soax", scenario="auth_failed") as emu:
+        proxy = emu.proxy_url(user="package-1", password="wrong")
+        corroborator = Corroborator(ttl=30.0, clock=lambda: now[0])
+        claimed = _error({"X-SOAX-Error": "AUTH_FAILED"})
+        checks = [deferred_from_coro(corroborator.check(claimed, proxy_url=proxy,
+                                                        target_host="example.com"))
+                  for _ in range(5)]
+        results = yield defer.gatherResults(checks)
+        assert corroborator.probes == 1
+        assert [r.action for r in results] == [Action.STOP] * 5
+        yield deferred_from_coro(corroborator.check(claimed, proxy_url=proxy,
+                                                    target_host="example.com"))
+        assert corroborator.probes == 1
+        now[0] += 31
+        yield deferred_from_coro(corroborator.check(claimed, proxy_url=proxy,
+                                                    target_host="example.com"))
+        connects = [r for r in emu.requests if r.kind == "connect"]
+    assert corroborator.probes == 2 and len(connects) == 2
