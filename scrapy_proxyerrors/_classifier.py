@@ -5,6 +5,7 @@ No crawler, no reactor, no clock unless none is given: tests pass ``now``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -67,6 +68,7 @@ CONNECT_REFUSED = Rule(
 _TARGET = Transport.TARGET
 _CONNECT = Transport.CONNECT
 _API = Transport.API
+_PLAIN = Transport.PLAIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,11 @@ class ProviderError:
     #: The reply's own status when the error came inside a 2xx (``status``
     #: is then the real one, from the profile's ``status_headers``).
     outer_status: int | None = None
+    #: The rule the reply claimed when the trust boundary capped it (a
+    #: provider found only by its signature header on a plain-HTTP reply,
+    #: which a target could have sent): ``rule`` is then at most
+    #: pass/retry/rotate. A CONNECT probe may confirm the claim (see _probe).
+    claimed: Rule | None = None
 
     @property
     def category(self) -> Category:
@@ -198,23 +205,35 @@ def select_profile(
     profiles: Mapping[str, Profile] = BUILTIN_PROFILES,
 ) -> Profile:
     """Pick the profile for a reply: explicit, then host, then signature header."""
+    return _select(transport, headers, request_url, proxy_url, provider, profiles)[0]
+
+
+def _select(
+    transport: Transport,
+    headers: Headers,
+    request_url: str,
+    proxy_url: str | None,
+    provider: str | Profile | None,
+    profiles: Mapping[str, Profile],
+) -> tuple[Profile, bool]:
+    """:func:`select_profile`, and whether only a signature header chose it."""
     if isinstance(provider, Profile):
-        return provider
+        return provider, False
     if provider and provider in profiles:
-        return profiles[provider]
+        return profiles[provider], False
     index = _index(profiles)
     headers = as_headers(headers)
     if transport is Transport.API:
         host = _host(request_url)
         for profile in index.api:
             if profile.matches_api_host(host):
-                return profile
+                return profile, False
     else:
         host = _host(proxy_url)
         if host:
             for profile in index.proxy:
                 if profile.matches_proxy_host(host):
-                    return profile
+                    return profile, False
         # One pass over the reply's headers instead of one look-up per
         # signature: the earliest profile in the registry still wins.
         best: tuple[int, Profile] | None = None
@@ -227,8 +246,8 @@ def select_profile(
             if claim is not None and (best is None or claim[0] < best[0]) and value[-1]:
                 best = claim
         if best is not None:
-            return best[1]
-    return profiles.get("generic", GENERIC)
+            return best[1], True
+    return profiles.get("generic", GENERIC), False
 
 
 @dataclass(slots=True)
@@ -385,7 +404,7 @@ def classify(
         if named is not None and not named.status_headers:
             return None
         hdrs = as_headers(headers)
-        profile = _trusted_profile(
+        profile, by_signature = _trusted_profile(
             transport, hdrs, request_url, proxy_url, provider, profiles
         )
         inner = inner_status(profile, hdrs)
@@ -395,7 +414,7 @@ def classify(
     else:
         outer = where = None
         hdrs = as_headers(headers)
-        profile = _trusted_profile(
+        profile, by_signature = _trusted_profile(
             transport, hdrs, request_url, proxy_url, provider, profiles
         )
     clock = time.time() if now is None else now
@@ -415,6 +434,13 @@ def classify(
         rule = current.match(
             status, found.code, text if current.plaintext_body else "", found.hint
         )
+        if transport is _PLAIN and current.tagged and found.code is None:
+            # Trust boundary: this provider tags every error of its own, so an
+            # untagged plain-HTTP reply is the target's, forwarded: no status
+            # rule of its own, and no fallback, may claim it.
+            if rule is not None and rule.code is None and rule.body is None:
+                rule = None
+            break
         if rule is not None:
             break
         current = profiles.get(current.fallback) if current.fallback else None
@@ -438,6 +464,11 @@ def classify(
     detail = first.detail or found.detail
     if detail is None and where is not None:
         detail = f"{where}: {status} on a {outer} reply"
+    claimed = None
+    if by_signature and transport is _PLAIN and _can_reach_beyond_route(rule):
+        # Trust boundary: a header any target can send made a generic pool
+        # look like this provider; at most pass/retry/rotate on its word.
+        claimed, rule = rule, capped(rule)
     return ProviderError(
         provider=profile.name,
         code=code,
@@ -450,6 +481,7 @@ def classify(
         body_wait=first.body_wait,
         rate_limit=parse_rate_limit(hdrs, clock),
         outer_status=outer,
+        claimed=claimed,
     )
 
 
@@ -460,18 +492,36 @@ def _trusted_profile(
     proxy_url: str | None,
     provider: str | Profile | None,
     profiles: Mapping[str, Profile],
-) -> Profile:
-    profile = select_profile(
-        transport=transport,
-        headers=headers,
-        request_url=request_url,
-        proxy_url=proxy_url,
-        provider=provider,
-        profiles=profiles,
+) -> tuple[Profile, bool]:
+    """The profile that may read this reply, and whether only a signature
+    header chose it."""
+    profile, by_signature = _select(
+        transport, headers, request_url, proxy_url, provider, profiles
     )
     if not profile.trusts(transport):
-        profile = profiles.get("generic", GENERIC)
-    return profile
+        return profiles.get("generic", GENERIC), False
+    return profile, by_signature
+
+
+#: What a claim the plugin cannot verify is capped to (see :func:`capped`).
+_CAPPED = {Action.STOP: Action.ROTATE, Action.SLOWDOWN: Action.RETRY, Action.DROP: Action.PASS}
+
+
+def _can_reach_beyond_route(rule: Rule) -> bool:
+    """Whether acting on *rule* could stop the crawl, pause an account or drop
+    a request (a wait above PROXYERRORS_MAX_WAIT escalates account scopes)."""
+    return rule.action in _CAPPED or rule.scope in (Scope.ACCOUNT, Scope.CRAWL)
+
+
+def capped(rule: Rule) -> Rule:
+    """*rule* limited to what an unverified plain-HTTP reply may cause: stop
+    becomes rotate, slowdown becomes retry, drop becomes pass, and the scope
+    is at most the route (never the account or the crawl)."""
+    scope = rule.scope if rule.scope in (Scope.REQUEST, Scope.ROUTE) else Scope.ROUTE
+    action = _CAPPED.get(rule.action, rule.action)
+    if action is Action.RETRY and scope is Scope.ROUTE:
+        scope = Scope.REQUEST
+    return dataclasses.replace(rule, action=action, scope=scope)
 
 
 def rate_limit_wait(headers: HeadersLike, now: float | None = None) -> float | None:

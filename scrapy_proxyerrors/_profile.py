@@ -139,6 +139,10 @@ class Profile:
     sources: tuple[str, ...] = ()
     #: Where unknown codes go after this profile's own status rules.
     fallback: str | None = "generic"
+    #: The provider documents that every error of its own carries its code
+    #: header: a plain-HTTP reply without it is the target's, forwarded, so
+    #: rules without a header/body signal never match it (the trust boundary).
+    tagged: bool = False
 
     _exact: dict[tuple[int | None, str], Rule] = field(init=False, repr=False, compare=False)
     _families: tuple[Rule, ...] = field(init=False, repr=False, compare=False)

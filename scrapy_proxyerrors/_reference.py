@@ -149,10 +149,10 @@ SETTINGS: tuple[Setting, ...] = (
        "The `https` download handler the plugin's handler builds and intercepts. The "
        "add-on writes here whatever `https` handler the project configured, so it stays "
        "in use underneath; `None` means Scrapy's HTTP/1.1 handler."),
-    _S("PROXYERRORS_HTTPCACHE_INNER_POLICY", None,
+    _S("PROXYERRORS_HTTPCACHE_INNER_POLICY", "scrapy.extensions.httpcache.DummyPolicy",
        "The HTTP cache policy that `scrapy_proxyerrors.cache.ProviderErrorsCachePolicy` "
        "wraps. The add-on writes the project's `HTTPCACHE_POLICY` here; the wrapper never "
-       "stores or serves a provider error. `None` means Scrapy's `DummyPolicy`."),
+       "stores or serves a provider error."),
     _S("PROXYERRORS_REDACT_LOGS", True,
        "Also mask credentials and API keys in Scrapy's own request log lines (`Crawled`, "
        "`Retrying`, `Error downloading`...). The plugin's own logs are always masked."),
