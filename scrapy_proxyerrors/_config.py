@@ -194,6 +194,22 @@ def http_cache_inner_policy(settings: BaseSettings) -> type:
     return loaded
 
 
+def https_fallback_handler(settings: BaseSettings) -> type | None:
+    """``PROXYERRORS_HTTPS_FALLBACK_HANDLER``: the ``https`` handler the
+    plugin's handler builds instead of Scrapy's HTTP/1.1 one (``None``: that one)."""
+    name = "PROXYERRORS_HTTPS_FALLBACK_HANDLER"
+    raw = _get(settings, name)
+    if raw in (None, ""):
+        return None
+    try:
+        loaded = load_object(raw) if isinstance(raw, str) else raw
+    except (ImportError, AttributeError, NameError, ValueError) as exc:
+        raise _bad(name, raw, f"cannot load it ({exc.__class__.__name__})") from None
+    if not isinstance(loaded, type) or not callable(getattr(loaded, "download_request", None)):
+        raise _bad(name, raw, "expected a download handler class (import path)")
+    return loaded
+
+
 def _proxies(settings: BaseSettings) -> tuple[str, ...]:
     name = "PROXYERRORS_PROXIES"
     raw = _get(settings, name)
@@ -339,6 +355,7 @@ class Config:
         report = _get(settings, "PROXYERRORS_REPORT_FILE")
         connect_body_timeout(settings)
         http_cache_inner_policy(settings)
+        https_fallback_handler(settings)
         return cls(
             profiles=profiles,
             provider=provider,

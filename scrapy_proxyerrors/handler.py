@@ -48,14 +48,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler, TunnelError
 from scrapy.http.headers import Headers
-from scrapy.utils.misc import build_from_crawler, load_object
+from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.protocol import connectionDone
 from twisted.web.client import HTTPConnectionPool
 
 from ._compat import TUNNELING_ENDPOINT
-from ._config import DEFAULTS, connect_body_timeout
+from ._config import DEFAULTS, connect_body_timeout, https_fallback_handler
 from ._parse import BODY_LIMIT
 from .exceptions import ProxyTunnelError
 
@@ -473,8 +473,7 @@ class ProxyErrorsHTTPSDownloadHandler(HTTP11DownloadHandler):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         body_timeout = connect_body_timeout(crawler.settings)
-        fallback = crawler.settings.get(FALLBACK_SETTING)
-        fallback_cls = load_object(fallback) if fallback else None
+        fallback_cls = https_fallback_handler(crawler.settings)
         handler: Any
         if fallback_cls is None or fallback_cls in (cls, HTTP11DownloadHandler):
             parent = getattr(super(), "from_crawler", None)

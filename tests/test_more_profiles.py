@@ -404,7 +404,11 @@ def _classify2(row: Row, transport: str | None = None, **extra: object) -> Provi
     """Classify a round-two row through its provider's own transport and address."""
     how = Transport(transport or row.transport)
     kwargs: dict[str, object] = {"transport": how, "now": NOW, **extra}
-    if row.named:
+    if row.named or (how is not Transport.API and not row.url):
+        # With no proxy host to tell the provider, only its signature header
+        # would: the trust boundary caps that (a target can forward any
+        # header; tests/test_trust_boundary.py). These rows are facts about
+        # the provider's own replies, so the crawl names it, as a user would.
         kwargs["provider"] = row.provider
     if row.transport == "api":
         kwargs["request_url"] = row.url or "https://api.example.com/"

@@ -101,6 +101,7 @@ BAD_WITH_SECRETS: dict[str, list[Any]] = {
     "PROXYERRORS_REDACT_LOGS": [URL],
     "PROXYERRORS_HTTPCACHE_INNER_POLICY": [URL, f"mypkg.Policy?api_key={SECRET}",
                                            "scrapy_proxyerrors.cache.ProviderErrorsCachePolicy"],
+    "PROXYERRORS_HTTPS_FALLBACK_HANDLER": [URL, f"mypkg.Handler?api_key={SECRET}", [URL]],
     # Scrapy's own settings the plugin validates.
     "RETRY_TIMES": [URL],
     "RETRY_HTTP_CODES": [[URL]],
