@@ -2,6 +2,7 @@
 
     python benchmarks/soak.py                # 20,000 requests
     python benchmarks/soak.py --requests 2000 --no-tracemalloc
+    python benchmarks/soak.py --html-report benchmarks/results/soak.html
 
 The emulator (SOAX, ``flaky`` scenario) runs in a subprocess, so that this
 process's memory is the crawl's alone. The crawl mixes a pool of sticky
@@ -154,6 +155,9 @@ def main() -> int:
     parser.add_argument("--state-max", type=int, default=0,
                         help="cap MemoryState's tables (default: its own, 10,000)")
     parser.add_argument("--no-tracemalloc", action="store_true")
+    parser.add_argument("--html-report", type=Path, default=None, metavar="PATH.html",
+                        help="also write the HTML crawl report (PROXYERRORS_REPORT_HTML) "
+                             "there, to measure its memory")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -178,6 +182,8 @@ def main() -> int:
         "TELNETCONSOLE_ENABLED": False,
         "TWISTED_REACTOR": REACTOR,
     }
+    if args.html_report:
+        settings["PROXYERRORS_REPORT_HTML"] = str(args.html_report)
     if args.state_max:
         SmallMemoryState.MAX_ENTRIES = args.state_max
         settings["PROXYERRORS_STATE"] = SmallMemoryState
@@ -234,12 +240,33 @@ def main() -> int:
         "state_max": args.state_max or 10_000,
         "samples": samples,
         "end": samples[-1] if samples else {},
+        "html_report": _html_report(crawler, args.html_report),
     }
     _print(result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2, default=str))
     print(f"\nwritten: {args.output}")
     return 0
+
+
+def _html_report(crawler: Any, path: Path | None) -> dict[str, Any] | None:
+    """The HTML report's size and what its recorder kept (all bounded)."""
+    if path is None:
+        return None
+    from scrapy_proxyerrors.report import ProxyErrorsReport
+
+    extension = next((e for e in crawler.extensions.middlewares
+                      if isinstance(e, ProxyErrorsReport)), None)
+    recorder = getattr(extension, "recorder", None)
+    out: dict[str, Any] = {"path": str(path),
+                           "bytes": path.stat().st_size if path.exists() else None}
+    if recorder is not None:
+        timeline = recorder.timeline
+        out.update(routes_kept=len(recorder.routes), series=len(timeline.series),
+                   buckets=max((len(b) for b in timeline.series.values()), default=0),
+                   bucket_seconds=timeline.bucket_seconds, bands=len(timeline.bands),
+                   secrets_kept=len(recorder._secrets))
+    return out
 
 
 def _rss_mb() -> float:
@@ -255,6 +282,8 @@ def _print(result: dict[str, Any]) -> None:
                 "requests_per_second",
                 "peak_rss_mb", "tracemalloc_peak_mb", "finish_reason"):
         print(f"  {key:<22} {result[key]}")
+    if result.get("html_report"):
+        print(f"  {'html_report':<22} {result['html_report']}")
     samples = result["samples"]
     if not samples:
         return

@@ -5,9 +5,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from ._classifier import ProviderError, classify, rate_limit_wait, select_profile
+from ._classifier import ProviderError, classify, rate_limit_wait, route_wait, select_profile
 from ._parse import RateLimit, parse_rate_limit, parse_retry_after
-from ._profile import Profile, Rule
+from ._profile import Hint, Profile, Rule
 from ._redact import RedactingFilter
 from ._state import MemoryState, RouteState
 from ._vocabulary import Action, Category, Scope, Transport
@@ -46,6 +46,7 @@ __all__ = [
     "Addon",
     "BadSettingError",
     "Category",
+    "Hint",
     "MemoryState",
     "Profile",
     "ProviderError",
@@ -63,5 +64,6 @@ __all__ = [
     "parse_rate_limit",
     "parse_retry_after",
     "rate_limit_wait",
+    "route_wait",
     "select_profile",
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +14,8 @@ from urllib.parse import urlsplit
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.misc import load_object
 
-from ._redact import redact_url
+from . import _reference
+from ._redact import redact_text, redact_url
 from ._vocabulary import Action
 from .profiles import BUILTIN_PROFILES
 
@@ -23,32 +26,14 @@ if TYPE_CHECKING:
 
     from ._profile import Profile
 
-#: Defaults of every setting, documented in the README's reference table.
-DEFAULTS: dict[str, Any] = {
-    "PROXYERRORS_ENABLED": True,
-    "PROXYERRORS_PROVIDER": None,
-    "PROXYERRORS_PROVIDERS": {},
-    "PROXYERRORS_PROXIES": [],
-    "PROXYERRORS_ACTIONS": {},
-    "PROXYERRORS_MAX_RETRIES": None,  # None: RETRY_TIMES
-    "PROXYERRORS_BACKOFF_BASE": 0.5,
-    "PROXYERRORS_BACKOFF_MAX": 30.0,
-    "PROXYERRORS_MAX_WAIT": 300.0,
-    "PROXYERRORS_ROUTE_COOLDOWN": 30.0,
-    "PROXYERRORS_SLOT_PER_ROUTE": False,
-    "PROXYERRORS_THROTTLE_MAX_TIME": 600.0,
-    "PROXYERRORS_THROTTLE_MAX_COUNT": 100,
-    "PROXYERRORS_BREAKER_THRESHOLD": 5,
-    "PROXYERRORS_BREAKER_RECOVERY": 30.0,
-    "PROXYERRORS_STATE": "scrapy_proxyerrors.MemoryState",
-    "PROXYERRORS_REPORT_FILE": None,
-    "PROXYERRORS_CONNECT_BODY_TIMEOUT": 2.0,
-    "PROXYERRORS_REDACT_LOGS": True,
-}
+#: Defaults of every setting: declared, with their docs, in _reference.SETTINGS.
+DEFAULTS: dict[str, Any] = _reference.DEFAULTS
 
 
 def _bad(setting: str, value: object, why: str) -> NotConfigured:
-    return NotConfigured(f"{setting}={value!r}: {why}")
+    # The value is shown to help, never with credentials in it (user:password@,
+    # api_key=..., an Authorization value), however the user wrote them.
+    return NotConfigured(redact_text(f"{setting}={value!r}: {why}"))
 
 
 def _get(settings: BaseSettings, name: str) -> Any:
@@ -165,24 +150,87 @@ def connect_body_timeout(settings: BaseSettings) -> float:
     return value
 
 
+# A string that names one proxy rather than a file: host:port, with or without
+# a scheme or user:password@.
+_ONE_PROXY = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^/\s]*@)?[^/\s:@]+:\d+/?$", re.I)
+
+
+def _proxy_items(name: str, raw: str) -> list[object]:
+    """The proxies a string names, as people write it: a path to an existing
+    file (one proxy per line), a JSON list, or URLs separated by commas,
+    whitespace or newlines (``-s PROXYERRORS_PROXIES=http://u:p@h:1``)."""
+    text = raw.strip()
+    if text.startswith("["):
+        try:
+            loaded = json.loads(text)
+        except ValueError:
+            raise _bad(name, text, "not a valid JSON list of proxy URLs") from None
+        if not isinstance(loaded, list):
+            raise _bad(name, text, "expected a JSON list of proxy URLs")
+        return list(loaded)
+    tokens = [t for t in re.split(r"[\s,]+", text) if t]
+    looks_like_proxies = any("://" in t or "@" in t or _ONE_PROXY.match(t) for t in tokens)
+    path = Path(text)
+    try:
+        is_file = not looks_like_proxies and path.is_file()
+    except (OSError, ValueError):  # ValueError: a NUL in the path
+        is_file = False
+    if looks_like_proxies or (len(tokens) > 1 and not is_file):
+        return list(tokens)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, ValueError) as exc:  # ValueError: undecodable
+        why = f"not a proxy URL, and cannot read the proxy file ({exc.__class__.__name__})"
+        raise _bad(name, text, why) from None
+    items: list[object] = [
+        line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not items:
+        raise _bad(name, text, "the proxy file lists no proxy")
+    return items
+
+
+def http_cache_inner_policy(settings: BaseSettings) -> type:
+    """``PROXYERRORS_HTTPCACHE_INNER_POLICY``: the cache policy class that
+    :class:`~scrapy_proxyerrors.cache.ProviderErrorsCachePolicy` wraps."""
+    name = "PROXYERRORS_HTTPCACHE_INNER_POLICY"
+    raw = _get(settings, name) or DEFAULTS[name]
+    try:
+        loaded = load_object(raw) if isinstance(raw, str) else raw
+    except (ImportError, AttributeError, NameError, ValueError) as exc:
+        raise _bad(name, raw, f"cannot load it ({exc.__class__.__name__})") from None
+    if not isinstance(loaded, type) or not callable(getattr(loaded, "should_cache_response", None)):
+        raise _bad(name, raw, "expected an HTTP cache policy class (import path)")
+    if getattr(loaded, "wraps_a_cache_policy", False):
+        raise _bad(name, raw, "the plugin's own policy cannot wrap itself; name the project's")
+    return loaded
+
+
+def https_fallback_handler(settings: BaseSettings) -> type | None:
+    """``PROXYERRORS_HTTPS_FALLBACK_HANDLER``: the ``https`` handler the
+    plugin's handler builds instead of Scrapy's HTTP/1.1 one (``None``: that one)."""
+    name = "PROXYERRORS_HTTPS_FALLBACK_HANDLER"
+    raw = _get(settings, name)
+    if raw in (None, ""):
+        return None
+    try:
+        loaded = load_object(raw) if isinstance(raw, str) else raw
+    except (ImportError, AttributeError, NameError, ValueError) as exc:
+        raise _bad(name, raw, f"cannot load it ({exc.__class__.__name__})") from None
+    if not isinstance(loaded, type) or not callable(getattr(loaded, "download_request", None)):
+        raise _bad(name, raw, "expected a download handler class (import path)")
+    return loaded
+
+
 def _proxies(settings: BaseSettings) -> tuple[str, ...]:
     name = "PROXYERRORS_PROXIES"
     raw = _get(settings, name)
     if raw in (None, "", [], ()):
         return ()
-    if isinstance(raw, (str, Path)):
-        path = Path(raw)
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, ValueError) as exc:  # ValueError: undecodable, or a NUL in the path
-            raise _bad(
-                name, str(raw), f"cannot read the proxy file ({exc.__class__.__name__})"
-            ) from None
-        items: list[object] = [
-            line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
-        ]
-        if not items:
-            raise _bad(name, str(raw), "the proxy file lists no proxy")
+    if isinstance(raw, Path):
+        raw = str(raw)
+    if isinstance(raw, str):
+        items = _proxy_items(name, raw)
     elif isinstance(raw, (list, tuple)):
         items = list(raw)
     else:
@@ -210,8 +258,12 @@ def _actions(settings: BaseSettings, profiles: Mapping[str, Profile]) -> dict[st
         profile = profiles[provider]
         known = {r.code.lower() for r in profile.rules if r.code and not r.is_family}
         families = [r.code[:-1].lower() for r in profile.rules if r.code and r.is_family]
+        # An error reported inside a 2xx is named after its header: pc_status:503.
+        header, _, inner = code.rpartition(":")
+        inside = inner.isdigit() and header.lower() in {h.lower() for h in profile.status_headers}
         if (
             not code.isdigit()
+            and not inside
             and code.lower() not in known
             and not any(code.lower().startswith(f) for f in families)
         ):
@@ -318,6 +370,8 @@ class Config:
             exceptions.append(loaded)
         report = _get(settings, "PROXYERRORS_REPORT_FILE")
         connect_body_timeout(settings)
+        http_cache_inner_policy(settings)
+        https_fallback_handler(settings)
         return cls(
             profiles=profiles,
             provider=provider,

@@ -252,3 +252,50 @@ def _split_members(value: str) -> list[str]:
         current.append(char)
     members.append("".join(current).strip())
     return [m for m in members if m]
+
+
+# A provider code leading ``Proxy-Status`` details: ``client-10060: ...`` or
+# ``client_10060``; the hyphen and the underscore spellings are one code.
+_DETAILS_CODE = re.compile(r"\s*([a-z]+)[-_](\d+)\b", re.IGNORECASE)
+
+
+def details_code(details: str | None) -> str | None:
+    """The ``word_digits`` code that leads a ``Proxy-Status`` details text."""
+    if not details:
+        return None
+    match = _DETAILS_CODE.match(details)
+    if match is None:
+        return None
+    return f"{match.group(1).lower()}_{match.group(2)}"
+
+
+def status_value(text: str | None) -> int | None:
+    """An HTTP status (100-999) from a header value such as ``pc_status: 503``."""
+    if not text:
+        return None
+    text = text.strip()
+    if len(text) != 3 or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value >= 100 else None
+
+
+def hint_text(value: Any) -> str | None:
+    """A retry hint's value as text: JSON booleans as ``true``/``false``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int)):
+        text = str(value).strip()[:TEXT_LIMIT]
+        return text or None
+    return None
+
+
+def header_seconds(headers: Headers, name: str, factor: float = 1.0) -> float | None:
+    """A non-negative wait in header *name*, times *factor* (``0.001`` for ms)."""
+    text = header_text(headers, name)
+    if text is None:
+        return None
+    number = _number(text)
+    if number is None or number < 0:
+        return None
+    return number * factor

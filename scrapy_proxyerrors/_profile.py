@@ -54,6 +54,33 @@ class Rule:
         return str(self.status) if self.status is not None else "unknown"
 
 
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """A provider's machine-readable retry hint, mapped to rules as data.
+
+    The provider puts a value in a header (``X-Scrapfly-Reject-Retryable:
+    true``) or at a JSON path of its error body (``result.error.retryable``);
+    *rules* maps each (case-folded) value to the rule it stands for, so that
+    every code carrying the hint is handled without a rule of its own. A rule
+    for the exact code still wins (a code flagged retryable can need a stop).
+    JSON booleans read as ``"true"`` / ``"false"``.
+    """
+
+    rules: tuple[tuple[str, Rule], ...]
+    header: str | None = None
+    json_path: JsonPath = ()
+    #: Only for an error reported inside a 2xx (see ``Profile.status_headers``):
+    #: Crawlbase's ``pc_status`` classes mean nothing on its own 4xx replies.
+    inside_2xx: bool = False
+
+    def rule_for(self, value: str) -> Rule | None:
+        folded = value.strip().lower()
+        for key, rule in self.rules:
+            if key == folded:
+                return rule
+        return None
+
+
 @dataclass(frozen=True)
 class Profile:
     """Everything the classifier needs to know about one provider."""
@@ -91,9 +118,31 @@ class Profile:
     #: Read an RFC 9209 ``Proxy-Status`` header / RFC 9457 problem+json body.
     proxy_status: bool = False
     problem_json: bool = False
+    #: The problem document member that holds the identifier (RFC 9457 says
+    #: ``type``; Oxylabs' Web API puts it in ``title``).
+    problem_code: str = "type"
+    #: The provider's own code leads ``Proxy-Status``'s ``details``
+    #: (``details="client-10060: ..."``, read as ``client_10060``); it wins
+    #: over the standard's ``error=`` token when a rule knows it.
+    proxy_status_details: bool = False
+    #: Headers that carry the real status on a 2xx reply of an API (Crawlbase
+    #: ``pc_status``, Bright Data's Direct API ``x-brd-status-code``): first
+    #: present wins. Only profiles that declare one are looked at on a 2xx.
+    status_headers: tuple[str, ...] = ()
+    #: Machine-readable retry hints (see :class:`Hint`), first present wins.
+    hints: tuple[Hint, ...] = ()
+    #: Headers that carry a wait before the next request on this route, with
+    #: the factor to seconds (``("X-Crawlera-Next-Request-In", 0.001)``: ms).
+    wait_headers: tuple[tuple[str, float], ...] = ()
     docs_url: str = ""
+    #: Where the profile's facts come from (docs pages, public client code).
+    sources: tuple[str, ...] = ()
     #: Where unknown codes go after this profile's own status rules.
     fallback: str | None = "generic"
+    #: The provider documents that every error of its own carries its code
+    #: header: a plain-HTTP reply without it is the target's, forwarded, so
+    #: rules without a header/body signal never match it (the trust boundary).
+    tagged: bool = False
 
     _exact: dict[tuple[int | None, str], Rule] = field(init=False, repr=False, compare=False)
     _families: tuple[Rule, ...] = field(init=False, repr=False, compare=False)
@@ -125,11 +174,14 @@ class Profile:
         setattr_(self, "_api_re", _globs(self.api_hosts))
         setattr_(self, "_code_re", re.compile(self.code_regex) if self.code_regex else None)
 
-    def match(self, status: int, code: str | None, body_text: str = "") -> Rule | None:
+    def match(
+        self, status: int, code: str | None, body_text: str = "", hint: Rule | None = None
+    ) -> Rule | None:
         """The rule for *status* and *code*, most specific first.
 
         Order: the exact (status, code) pair; the code under any status; a
-        prefix family; a plaintext-body rule for this status; the status rule.
+        prefix family; the rule of a retry *hint*; a plaintext-body rule for
+        this status; the status rule.
         """
         if code:
             folded = code.lower()
@@ -143,6 +195,8 @@ class Profile:
                     status,
                 ):
                     return rule
+        if hint is not None:
+            return hint
         if body_text and self._bodies:
             for rule in self._bodies:
                 assert rule.body is not None

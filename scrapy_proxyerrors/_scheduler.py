@@ -513,7 +513,8 @@ class Scheduler:
         # Nothing is sent after a stop: admitted requests still queued in
         # download slots come back (and wait for the flush).
         self.recall("*", math.inf)
-        close_spider(self.crawler, reason)
+        if self._engine() is not None:  # (no engine before the crawl starts)
+            close_spider(self.crawler, reason)
         return True
 
     # ----------------------------------------------------------- admission

@@ -12,17 +12,20 @@ Three download handlers report a refused CONNECT three ways:
   ``aiohttp.ClientHttpProxyError`` that has the status, reason and headers (no
   body). Its message holds the proxy URL *with* credentials: log it only
   through :func:`redacted_message`.
+* ``httpx``: Scrapy's httpx handler raises ``DownloadConnectionRefusedError``
+  from an ``httpx.ProxyError`` whose message is the status and reason
+  (``407 Proxy Authentication Required``): no headers, no body.
 """
 
 from __future__ import annotations
 
 import re
-from base64 import b64encode
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from scrapy.core.downloader.handlers.http11 import TunnelError
 from scrapy.http.headers import Headers
+from w3lib.http import basic_auth_header
 
 from ._redact import redact_text
 from .exceptions import ProxyTunnelError
@@ -35,7 +38,15 @@ try:
 except ImportError:  # pragma: no cover - aiohttp is optional
     _AiohttpProxyError = None  # type: ignore[assignment,misc]
 
-Source = Literal["handler", "message", "aiohttp"]
+try:
+    from httpx import ProxyError as _HttpxProxyError
+except ImportError:  # pragma: no cover - httpx is optional
+    _HttpxProxyError = None  # type: ignore[assignment,misc]
+
+Source = Literal["handler", "message", "aiohttp", "httpx"]
+
+# httpcore's wording for a refused CONNECT: "<status> <reason>".
+_HTTPX_MESSAGE = re.compile(r"(?P<status>[1-5]\d\d)(?: (?P<reason>[^\r\n]{0,1000}))?")
 
 # Scrapy's wording (http11._TunnelingTCP4ClientEndpoint.processProxyResponse).
 # The reason is the repr() of bytes: b'...' or, when it holds a ', b"...".
@@ -165,13 +176,28 @@ def _from_aiohttp(exc: BaseException) -> ConnectReply | None:
         return None
 
 
+def _from_httpx(exc: BaseException) -> ConnectReply | None:
+    try:
+        match = _HTTPX_MESSAGE.fullmatch(str(exc).strip())
+        if match is None:
+            return None
+        return ConnectReply(
+            status=int(match.group("status")),
+            reason=(match.group("reason") or "").strip(),
+            source="httpx",
+        )
+    except Exception:
+        return None
+
+
 def connect_reply(exc: BaseException) -> ConnectReply | None:
     """The proxy's reply to a refused CONNECT carried by *exc*, or ``None``.
 
     Looks at *exc* and its ``__cause__``/``__context__`` chain for a
     :class:`~scrapy_proxyerrors.exceptions.ProxyTunnelError` (full reply),
-    Scrapy's ``TunnelError`` (status and reason parsed from the message) or
-    ``aiohttp.ClientHttpProxyError`` (status, reason, headers). Never raises:
+    Scrapy's ``TunnelError`` (status and reason parsed from the message),
+    ``aiohttp.ClientHttpProxyError`` (status, reason, headers) or
+    ``httpx.ProxyError`` (status and reason parsed from the message). Never raises:
     anything it cannot read gives ``None``.
     """
     for current in _chain(exc):
@@ -191,6 +217,8 @@ def connect_reply(exc: BaseException) -> ConnectReply | None:
             return _from_tunnel_message(current)
         if _AiohttpProxyError is not None and isinstance(current, _AiohttpProxyError):
             return _from_aiohttp(current)
+        if _HttpxProxyError is not None and isinstance(current, _HttpxProxyError):
+            return _from_httpx(current)
     return None
 
 
@@ -205,8 +233,14 @@ def _secrets(exc: BaseException) -> list[str]:
         user, password = getattr(url, "user", None), getattr(url, "password", None)
         if isinstance(user, str) and isinstance(password, str):
             # The Proxy-Authorization token, in case a repr() of the request
-            # headers ends up in the text.
-            found.append(b64encode(f"{user}:{password}".encode()).decode("ascii"))
+            # headers ends up in the text: as Scrapy builds it (latin-1,
+            # HTTPPROXY_AUTH_ENCODING's default) and as UTF-8.
+            for encoding in ("latin-1", "utf-8"):
+                try:
+                    header = basic_auth_header(user, password, encoding=encoding)
+                except UnicodeEncodeError:
+                    continue
+                found.append(header.split(b" ", 1)[1].decode("ascii"))
     return found
 
 

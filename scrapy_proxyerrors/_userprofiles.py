@@ -50,6 +50,7 @@ from typing import Any, Literal, cast
 from scrapy.exceptions import NotConfigured
 
 from ._profile import JsonPath, Profile, Rule
+from ._redact import redact_text
 from ._vocabulary import Action, Category, Scope
 
 SETTING = "PROXYERRORS_PROVIDERS"
@@ -63,7 +64,7 @@ _TUPLE_FIELDS = (
     "signature_headers",
 )
 _PATH_FIELDS = ("json_code", "json_message", "json_request_id", "json_wait")
-_BOOL_FIELDS = ("plaintext_body", "rate_limit_headers", "proxy_status", "problem_json")
+_BOOL_FIELDS = ("plaintext_body", "rate_limit_headers", "proxy_status", "problem_json", "tagged")
 _TEXT_FIELDS = ("title", "docs_url")
 _OPTIONAL_TEXT_FIELDS = ("session_param", "code_regex", "fallback")
 _PROFILE_KEYS = frozenset(
@@ -100,13 +101,14 @@ class _Bad(Exception):
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    # Masked before it is cut: a cut URL loses the "@" that marks its password.
+    text = redact_text(repr(value))
     return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _error(provider: str | None, field: str, value: object, why: str) -> NotConfigured:
     where = f"provider {provider!r}: " if provider is not None else ""
-    return NotConfigured(f"{SETTING}: {where}{field}={_show(value)}: {why}")
+    return NotConfigured(redact_text(f"{SETTING}: {where}{field}={_show(value)}: {why}"))
 
 
 def load_user_profiles(value: object, builtins: Mapping[str, Profile]) -> dict[str, Profile]:
@@ -130,7 +132,29 @@ def load_user_profiles(value: object, builtins: Mapping[str, Profile]) -> dict[s
             profiles[name] = _build(name, spec, builtins, names)
         except _Bad as bad:
             raise _error(name, bad.field, bad.value, bad.why) from None
+    _check_fallback_cycles(profiles, builtins)
     return profiles
+
+
+def _check_fallback_cycles(
+    profiles: Mapping[str, Profile], builtins: Mapping[str, Profile]
+) -> None:
+    """Reject fallback chains that come back to where they started.
+
+    The classifier stops at a profile it has seen, but the report, ``explain``
+    and anyone walking the chain would not: a cycle is a mistake, said at load.
+    """
+    every = {**builtins, **profiles}
+    for start in profiles:
+        chain = [start]
+        current = every[start].fallback
+        while current is not None and current in every:
+            if current in chain:
+                loop = " -> ".join([*chain[chain.index(current):], current])
+                raise _error(start, "fallback", every[start].fallback,
+                             f"fallback cycle ({loop}); end one chain with null or 'generic'")
+            chain.append(current)
+            current = every[current].fallback
 
 
 # ---------------------------------------------------------------- reading

@@ -52,8 +52,8 @@ class Scope(str, Enum):
     REQUEST = "request"  #: only this request is affected
     ROUTE = "route"  #: this proxy, session or IP
     ACCOUNT = "account"  #: every route of this provider account
+    SITE = "site"  #: one target site through this account (an API's per-site limit)
     CRAWL = "crawl"  #: the whole crawl
-    SITE = "site"  #: this target site through this account (key ``<account>|<host>``)
 
     def __str__(self) -> str:
         return self.value

@@ -34,11 +34,12 @@ from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
 
 from ._classifier import describe
-from ._config import Config
+from ._config import Config, _bool
 from ._policy import escalation, find_override
-from ._redact import redact_url
+from ._redact import redact_text, redact_url
 from ._routes import hostport
 from ._vocabulary import Action, Scope
+from .exceptions import BadSettingError
 from .profiles import BUILTIN_PROFILES
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ _SCOPES = {
     Scope.REQUEST: "only this request",
     Scope.ROUTE: "this proxy, session or IP",
     Scope.ACCOUNT: "every route of this provider account",
+    Scope.SITE: "one target site through this provider account",
     Scope.CRAWL: "the whole crawl",
 }
 _PRIORITY_NAMES = {value: name for name, value in SETTINGS_PRIORITIES.items()}
@@ -279,9 +281,13 @@ def code_source(profile: Profile) -> str:
     if profile.plaintext_body and any(r.body is not None for r in profile.rules):
         places.append("plaintext body")
     if profile.proxy_status:
-        places.append("Proxy-Status error")
+        places.append(
+            "Proxy-Status details code, else error"
+            if profile.proxy_status_details
+            else "Proxy-Status error"
+        )
     if profile.problem_json:
-        places.append("problem+json type")
+        places.append(f"problem+json {profile.problem_code}")
     return "; ".join(places) or "status only"
 
 
@@ -314,13 +320,64 @@ def list_rules(project: Project, names: Sequence[str] = ()) -> list[str]:
     return lines
 
 
+_TRANSPORTS = {"proxy": "plain+connect", "api": "api", "any": "plain+connect+api"}
+
+
+def signal_places(profile: Profile) -> str:
+    """Where *profile*'s error signal lives: header, body, status, status_headers, hint."""
+    places = []
+    if profile.code_headers or profile.proxy_status or profile.detail_headers:
+        places.append("header")
+    if profile.json_code or profile.problem_json or profile.json_message or (
+        profile.plaintext_body
+    ):
+        places.append("body")
+    if any(r.code is None and r.body is None and r.status is not None for r in profile.rules):
+        places.append("status")
+    if profile.status_headers:
+        places.append("status_headers " + ", ".join(profile.status_headers) + " on a 2xx")
+    hints = [h.header or ".".join(h.json_path) for h in profile.hints]
+    if hints:
+        places.append("retry hint " + ", ".join(hints))
+    if profile.wait_headers:
+        places.append("wait " + ", ".join(name for name, _ in profile.wait_headers))
+    return "; ".join(places) or "status"
+
+
+def fact_sources(profile: Profile) -> str:
+    """Where *profile*'s facts come from (its ``sources``, else its docs page)."""
+    if profile.sources:
+        return ", ".join(profile.sources)
+    return profile.docs_url or "-"
+
+
 def list_providers(project: Project) -> list[str]:
-    """One line per provider: kind, how it is detected, where its code is read."""
-    rows = [("provider", "kind", "rules", "detected by", "code from")]
+    """One line per provider: kind, detection, where its signal lives, its facts' source."""
+    rows = [
+        (
+            "provider",
+            "kind",
+            "transport",
+            "rules",
+            "detected by",
+            "code from",
+            "signal in",
+            "facts from",
+        )
+    ]
     for profile in project.profiles.values():
         name = profile.name + (" (user)" if project.is_user(profile.name) else "")
         rows.append(
-            (name, profile.kind, str(len(profile.rules)), detection(profile), code_source(profile))
+            (
+                name,
+                profile.kind,
+                _TRANSPORTS.get(profile.kind, profile.kind),
+                str(len(profile.rules)),
+                detection(profile),
+                code_source(profile),
+                signal_places(profile),
+                fact_sources(profile),
+            )
         )
     return _table(rows)
 
@@ -394,7 +451,8 @@ def _action_text(project: Project, action: Action, rule: Rule, profile: Profile)
             f"the failed route {rest}; {budget}."
         )
     if action is Action.SLOWDOWN:
-        what = "the provider account" if rule.scope in (Scope.ACCOUNT, Scope.CRAWL) else "the route"
+        what = {Scope.ACCOUNT: "the provider account", Scope.CRAWL: "the provider account",
+                Scope.SITE: "this target site through the account"}.get(rule.scope, "the route")
         return (
             f"slowdown: {what} pauses for {waited} or X-RateLimit-Reset, else {backoff}; "
             f"other routes keep flowing; {budget}."
@@ -531,13 +589,24 @@ def enablement(settings: BaseSettings) -> tuple[list[str], list[str]]:
     effective = settings.copy()
     lines: list[str] = []
     warnings: list[str] = []
+    enabled = settings.getbool("PROXYERRORS_ENABLED", True)
     addons = build_component_list(settings.getdict("ADDONS"))
-    if any(_component_loaded(p, Addon) for p in addons):
-        # What Scrapy does when it builds a crawler: the add-on only sets defaults.
-        Addon().update_settings(effective)
+    ours_in_addons = any(_component_loaded(p, Addon) for p in addons)
+    # What Scrapy does when it builds a crawler: every add-on, in ADDONS order,
+    # updates the settings (another one may replace what ours set).
+    for path in addons:
+        _apply_addon(path, effective, warnings)
+    if ours_in_addons:
         lines.append("add-on       scrapy_proxyerrors.Addon in ADDONS")
     else:
         lines.append("add-on       not in ADDONS")
+    if not enabled:
+        lines.append("plugin       disabled (PROXYERRORS_ENABLED = False): stock Scrapy behaviour")
+        warnings.append(
+            "PROXYERRORS_ENABLED is False: the plugin is disabled and the crawl behaves as "
+            "stock Scrapy; no provider error is classified."
+        )
+        return lines, warnings
 
     # Keys may be classes or import paths: this resolves both to one entry,
     # as the crawler does (getwithbase would keep both).
@@ -568,12 +637,32 @@ def enablement(settings: BaseSettings) -> tuple[list[str], list[str]]:
         lines.append("https        ProxyErrorsHTTPSDownloadHandler keeps CONNECT replies")
     else:
         lines.append(f"https        {https}: a refused CONNECT keeps only its status")
+        if ours_in_addons:
+            where = effective.getpriority("DOWNLOAD_HANDLERS")
+            warnings.append(
+                f"DOWNLOAD_HANDLERS['https'] is {https!r} (set at priority "
+                f"{_PRIORITY_NAMES.get(where or 0, where)}), not the plugin's "
+                "ProxyErrorsHTTPSDownloadHandler: another component replaced it, so a "
+                "refused CONNECT keeps only its status (no provider code, no headers)."
+            )
     extensions = build_component_list(effective.get_component_priority_dict_with_base("EXTENSIONS"))
     report = any(_component_loaded(p, ProxyErrorsReport) for p in extensions)
     lines.append("report       " + ("end-of-crawl report on" if report else "no report"))
-    if not settings.getbool("PROXYERRORS_ENABLED", True):
-        warnings.append("PROXYERRORS_ENABLED is False: the middleware turns itself off.")
     return lines, warnings
+
+
+def _apply_addon(path: object, settings: BaseSettings, warnings: list[str]) -> None:
+    """Let one add-on update *settings*, as the crawler would (no crawler here:
+    an add-on that needs one is left out, with a warning)."""
+    try:
+        addon: Any = load_object(path) if isinstance(path, str) else path
+        instance = addon() if isinstance(addon, type) else addon
+        instance.update_settings(settings)
+    except Exception as exc:  # someone else's add-on: report it, go on
+        warnings.append(
+            f"add-on {path!r} could not be applied here ({exc.__class__.__name__}): "
+            "the check does not show what it changes."
+        )
 
 
 def _in_play(project: Project) -> list[str]:
@@ -664,6 +753,21 @@ def check(project: Project, show_all: bool = False) -> tuple[list[str], list[str
     return lines, warnings
 
 
+def _checked(settings: BaseSettings, show_all: bool) -> tuple[list[str], list[str]]:
+    """:func:`check`, with every problem turned into a message (never a traceback)."""
+    try:
+        _bool(settings, "PROXYERRORS_ENABLED")
+        return check(Project(settings), show_all)
+    except CommandError:
+        raise
+    except (NotConfigured, BadSettingError) as exc:
+        raise CommandError(f"Invalid settings: {redact_text(str(exc))}") from None
+    except Exception as exc:  # a setting no validator foresaw: still a message
+        raise CommandError(
+            f"Invalid settings ({exc.__class__.__name__}): {redact_text(str(exc))}"
+        ) from None
+
+
 def _user_summary(project: Project, name: str) -> str:
     profile = project.profiles[name]
     base = project.base_of(name)
@@ -704,7 +808,8 @@ class ProxyErrorsCommand(ScrapyCommand):
         parser.add_argument(
             "--providers",
             action="store_true",
-            help="list: one line per provider (how it is detected, where its code is read)",
+            help="list: one line per provider (how it is detected, where its signal "
+            "lives, where its facts come from)",
         )
         parser.add_argument(
             "--all",
@@ -732,7 +837,7 @@ class ProxyErrorsCommand(ScrapyCommand):
             elif sub == "check":
                 if rest:
                     raise UsageError("check takes no arguments")
-                out, warnings = check(Project(self.settings), opts.all_rules)
+                out, warnings = _checked(self.settings, opts.all_rules)
                 out += [""] + [f"WARNING: {w}" for w in warnings]
                 out.append("OK: the settings are valid.")
             else:

@@ -8,6 +8,8 @@ from scrapy.core.downloader.handlers.http11 import TunnelError
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http.headers import Headers
 
+from ._redact import redact_text
+
 if TYPE_CHECKING:
     from ._classifier import ProviderError
 
@@ -20,6 +22,11 @@ class BadSettingError(ValueError):
     middleware manager takes that to mean "disable this component", logs a
     warning and runs the crawl *without* the plugin.
     """
+
+    def __init__(self, message: str = "") -> None:
+        # Whoever raises it, the message never carries credentials: a bad value
+        # is often a proxy URL with user:password@ or a key parameter.
+        super().__init__(redact_text(str(message)))
 
 
 class ProviderErrorDropped(IgnoreRequest):

@@ -1,70 +1,94 @@
-"""An ``https`` download handler that keeps a proxy's refusal of CONNECT.
+"""Keep a proxy's refusal of CONNECT, by intercepting Scrapy's HTTP/1.1 handler.
 
 Through an HTTP proxy, an ``https://`` request starts with ``CONNECT``. When
 the proxy refuses, its reply (status, headers such as ``X-SOAX-Error``, body)
 is where the provider explains why. Scrapy's HTTP/1.1 handler keeps only the
-status line, inside the message of a ``TunnelError``, and never closes the
-refused socket. This handler is Scrapy's, with one change on that path: it
-reads the whole reply (body capped), closes the socket at once and fails the
-request with :class:`~scrapy_proxyerrors.exceptions.ProxyTunnelError`, a
-``TunnelError`` subclass carrying the reply. Everything else (successful
-tunnels included) runs Scrapy's own code.
+status line, inside the message of a ``TunnelError``, and leaves the refused
+socket open.
 
-Enable it with::
+This handler *is* Scrapy's handler: ``download_request`` and everything else
+run unchanged. One thing differs: its connection pool (Twisted's
+``HTTPConnectionPool``, asked for every connection through the public
+``getConnection(key, endpoint)``) swaps Scrapy's tunneling endpoint for a
+subclass that
+
+* reads a refused reply (status, reason up to 1,000 bytes, headers, body up to
+  64 KiB), aborts the socket and fails the request with
+  :class:`~scrapy_proxyerrors.exceptions.ProxyTunnelError` (a ``TunnelError``);
+* caps the CONNECT reply's header block at 64 KiB, buffered linearly;
+* aborts the proxy socket when the request is cancelled (``DOWNLOAD_TIMEOUT``)
+  in every state: while connecting, before any reply byte, mid-reply.
+
+Successful tunnels are handed to Scrapy's own code.
+
+Enable it with the add-on, or::
 
     DOWNLOAD_HANDLERS = {
         "https": "scrapy_proxyerrors.handler.ProxyErrorsHTTPSDownloadHandler",
     }
 
-It extends private classes of ``scrapy.core.downloader.handlers.http11``;
-when a Scrapy release changes them, construction raises ``NotConfigured``
-naming what changed instead of misbehaving.
+``PROXYERRORS_HTTPS_FALLBACK_HANDLER`` (set by the add-on from what the
+project had for ``https``) names the handler actually built; when it is an
+``HTTP11DownloadHandler`` (or subclass) its pool is intercepted the same way,
+any other handler (aiohttp, httpx, ...) is returned untouched.
+
+The interception relies on a few private names of Scrapy's ``http11`` module;
+:func:`scrapy_internals_problems` checks them when the handler is built. If a
+Scrapy release changed them, the handler steps aside with one WARNING: the
+crawl runs on Scrapy's handler and the plugin reads the stock ``TunnelError``
+(status and reason).
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any, Literal, cast
+import re
+from typing import TYPE_CHECKING, Any, Literal
 
-from scrapy.core.downloader.handlers import http11
-from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
-from scrapy.exceptions import NotConfigured, ResponseDataLossError
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler, TunnelError
 from scrapy.http.headers import Headers
-from scrapy.utils._download_handlers import get_dataloss_msg, wrap_twisted_exceptions
-from scrapy.utils.defer import maybe_deferred_to_future
-from scrapy.utils.deprecate import warn_on_deprecated_spider_attribute
+from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.protocol import connectionDone
+from twisted.web.client import HTTPConnectionPool
 
-from ._config import DEFAULTS, connect_body_timeout
+from ._compat import TUNNELING_ENDPOINT
+from ._config import DEFAULTS, connect_body_timeout, https_fallback_handler
 from ._parse import BODY_LIMIT
 from .exceptions import ProxyTunnelError
 
-# mypy sees Scrapy's private classes; at run time a missing one must not break
-# the import, so that construction can say what changed (NotConfigured).
 if TYPE_CHECKING:
-    from scrapy import Request
-    from scrapy.core.downloader.handlers.http11 import (
-        _ScrapyAgent as _ScrapyAgentBase,
-    )
-    from scrapy.core.downloader.handlers.http11 import (
-        _TunnelingAgent as _TunnelingAgentBase,
-    )
-    from scrapy.core.downloader.handlers.http11 import (
-        _TunnelingTCP4ClientEndpoint as _EndpointBase,
-    )
+    from collections.abc import Hashable
+
     from scrapy.crawler import Crawler
-    from scrapy.http import Response
     from twisted.internet.base import DelayedCall
     from twisted.internet.protocol import Protocol
     from twisted.python.failure import Failure
-    from twisted.web.client import URI, Agent
-    from twisted.web.iweb import IPolicyForHTTPS
+    from typing_extensions import Self
+
+    _EndpointBase = Any
 else:
-    _EndpointBase = getattr(http11, "_TunnelingTCP4ClientEndpoint", object)
-    _TunnelingAgentBase = getattr(http11, "_TunnelingAgent", object)
-    _ScrapyAgentBase = getattr(http11, "_ScrapyAgent", object)
+
+    class _ConnectHook(TCP4ClientEndpoint):
+        """Sits between Scrapy's tunneling endpoint and Twisted's TCP endpoint
+        (in the MRO) to keep the TCP connection attempt, so that a cancelled
+        request can stop it."""
+
+        def connect(self, protocolFactory):
+            self._connecting = super().connect(protocolFactory)
+            return self._connecting
+
+    if isinstance(TUNNELING_ENDPOINT, type) and issubclass(TUNNELING_ENDPOINT, TCP4ClientEndpoint):
+
+        class _EndpointBase(TUNNELING_ENDPOINT, _ConnectHook):
+            pass
+
+    else:
+        # Scrapy renamed or reshaped it: the self-check keeps the subclass
+        # from ever being used.
+        _EndpointBase = object
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +96,17 @@ logger = logging.getLogger(__name__)
 #: header block, before failing with the part that arrived.
 BODY_TIMEOUT_SETTING = "PROXYERRORS_CONNECT_BODY_TIMEOUT"
 DEFAULT_BODY_TIMEOUT: float = DEFAULTS[BODY_TIMEOUT_SETTING]
+#: Setting (written by the add-on): the ``https`` handler the project had,
+#: which this handler builds and intercepts (default: Scrapy's HTTP/1.1 one).
+FALLBACK_SETTING = "PROXYERRORS_HTTPS_FALLBACK_HANDLER"
 #: The most body bytes kept from a refused CONNECT reply (what classify() reads).
 CONNECT_BODY_LIMIT = BODY_LIMIT
+#: The most bytes of a CONNECT reply's header block; a longer one fails the request.
+CONNECT_HEAD_LIMIT = 64 * 1024
+#: The most bytes of a refused reply's reason phrase kept (as Scrapy 2.19).
+REASON_LIMIT = 1000
+
+_STATUS_LINE = re.compile(rb"HTTP/1\.. (?P<status>\d{3})(?P<reason>[^\r\n]{0,%d})" % REASON_LIMIT)
 
 _Framing = Literal["none", "length", "chunked", "close"]
 
@@ -177,83 +210,144 @@ def _dechunk(raw: bytes, limit: int) -> tuple[bytes, bool]:
         pos = start + size + 2
 
 
-class _ProxyErrorsTunnelingEndpoint(_EndpointBase):
-    """Scrapy's tunneling endpoint; a refused CONNECT keeps the proxy's reply.
+class _ProxyErrorsTunnelingEndpoint(_EndpointBase):  # type: ignore[misc]
+    """Scrapy's tunneling endpoint, hardened; a refused CONNECT keeps the reply.
 
-    A refusal goes ``reading`` (body) -> ``closing`` (socket aborted, error
-    built) -> ``done`` (errback). The errback waits for ``connectionLost`` so
-    that whoever hears of the failure knows the socket is already closed.
+    Never constructed directly: :func:`_adopt` turns Scrapy's endpoint into
+    one (same attributes), right before the pool connects with it.
+
+    States: ``connecting`` (TCP) -> ``head`` (CONNECT sent, reading the reply's
+    header block) -> ``tunnel`` (200: Scrapy's code took over) or ``reading``
+    (refused: reading the body) -> ``closing`` (socket aborted) -> ``done``.
+    A refusal's errback waits for ``connectionLost``, so whoever hears of the
+    failure knows the socket is already closed.
     """
 
-    def __init__(self, *args: Any, body_timeout: float, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    _bodyTimeout: float
+    _state: Literal["connecting", "head", "tunnel", "reading", "closing", "done"]
+
+    def _adopted(self, body_timeout: float) -> None:
         self._bodyTimeout = body_timeout
+        self._state = "connecting"
+        self._head = bytearray()
         self._refused: _RefusedReply | None = None
-        self._refusedState: Literal["none", "reading", "closing", "done"] = "none"
-        self._refusedError: ProxyTunnelError | None = None
+        self._refusedError: TunnelError | None = None
         self._bodyTimer: DelayedCall | None = None
-        # The download timeout cancels this Deferred; while a refused reply is
-        # being read, that must also close the socket. In any other state the
-        # canceller does nothing, which is what Scrapy's (no canceller) does.
-        self._tunnelReadyDeferred = Deferred(self._cancelTunnel)
+        self._connecting: Deferred[Any] | None = None
+        # The download timeout cancels this Deferred (Scrapy's has no
+        # canceller, so a cancelled request left its socket open).
+        self._tunnelReadyDeferred: Deferred[Protocol] = Deferred(self._cancelTunnel)
+
+    def requestTunnel(self, protocol: Protocol) -> Protocol:
+        """Scrapy's, then read the reply with :meth:`processProxyResponse`."""
+        if self._state == "done":
+            # Cancelled while connecting, connected anyway: close at once.
+            protocol.transport.abortConnection()  # type: ignore[union-attr]
+            return protocol
+        self._state = "head"
+        result = super().requestTunnel(protocol)
+        # Scrapy's requestTunnel points dataReceived at the class's method;
+        # make sure it is ours whatever it bound.
+        protocol.dataReceived = self.processProxyResponse  # type: ignore[method-assign]
+        return result  # type: ignore[no-any-return]
 
     def processProxyResponse(self, data: bytes) -> None:
-        """Scrapy's, except when the header block is complete and not ``200``."""
-        if self._refused is not None:
-            if self._refusedState == "reading":
-                self._refused.feed(data)
-                if self._refused.complete:
-                    self._failRefused()
+        """Read the reply's header block, capped; a 200 goes to Scrapy's code."""
+        if self._state == "reading":
+            assert self._refused is not None
+            self._refused.feed(data)
+            if self._refused.complete:
+                self._failRefused()
             return
-        buffered = bytes(self._connectBuffer) + data
-        head_end = buffered.find(b"\r\n\r\n")
-        match = self._responseMatcher.match(buffered)
-        if head_end < 0 or (match is not None and int(match.group("status")) == 200):
-            # Headers incomplete, or a tunnel: Scrapy's own code, unchanged.
-            super().processProxyResponse(data)
+        if self._state != "head":
+            return
+        # Linear: search only the new bytes (plus 3 for a split terminator),
+        # and never hold more than CONNECT_HEAD_LIMIT bytes.
+        start = max(len(self._head) - 3, 0)
+        room = CONNECT_HEAD_LIMIT - len(self._head)
+        self._head += data[:room]
+        head_end = self._head.find(b"\r\n\r\n", start)
+        if head_end < 0:
+            if len(self._head) >= CONNECT_HEAD_LIMIT:
+                self._failHeadTooLong()
+            return
+        head = bytes(self._head[:head_end])
+        rest = bytes(self._head[head_end + 4 :]) + data[room:]
+        match = _STATUS_LINE.match(head)
+        if match is not None and int(match.group("status")) == 200:
+            # A tunnel: Scrapy's own code, fed the same bytes in one piece.
+            self._state = "tunnel"
+            self._head = bytearray()
+            super().processProxyResponse(head + b"\r\n\r\n" + rest)
             return
         if match is None:
-            # Not an HTTP reply: keep Scrapy's TunnelError (it quotes the
-            # bytes), but do not leave the socket open.
-            super().processProxyResponse(data)
+            # Not an HTTP reply: Scrapy's TunnelError (it quotes the bytes),
+            # and the socket is closed.
+            self._state = "done"
+            self._head = bytearray()
+            super().processProxyResponse(head + b"\r\n\r\n" + rest)
             self._abort()
             return
-        self._connectBuffer += data
+        self._head = bytearray()
         reply = _RefusedReply(
-            buffered[:head_end],
-            int(match.group("status")),
-            match.group("reason").strip(),
-            CONNECT_BODY_LIMIT,
+            head, int(match.group("status")), match.group("reason").strip(), CONNECT_BODY_LIMIT
         )
-        reply.feed(buffered[head_end + 4 :])
+        reply.feed(rest)
+        self._startRefused(reply)
+
+    def _startRefused(self, reply: _RefusedReply) -> None:
         self._refused = reply
-        self._refusedState = "reading"
-        # dataReceived stays ours (Scrapy hands it back to the HTTP client
-        # protocol here): the body is the proxy's, not a response to a
-        # request. connectionLost tells us the proxy closed (a body delimited
-        # by close) or that our abort went through.
+        self._state = "reading"
+        # connectionLost tells us the proxy closed (a body delimited by
+        # close) or that our abort went through.
         protocol = self._protocol
         self._protocolConnectionLost = protocol.connectionLost
-        protocol.connectionLost = self._refusedConnectionLost  # type: ignore[method-assign]
+        protocol.connectionLost = self._refusedConnectionLost
         if reply.complete:
             self._failRefused()
         else:
             self._bodyTimer = self._reactor.callLater(self._bodyTimeout, self._failRefused)
 
+    def _failHeadTooLong(self) -> None:
+        """The header block passed the cap: fail with what it said, close."""
+        head = bytes(self._head[:CONNECT_HEAD_LIMIT])
+        self._head = bytearray()
+        match = _STATUS_LINE.match(head)
+        if match is None or int(match.group("status")) == 200:
+            # Nothing to classify (or a "tunnel" we will not trust).
+            self._state = "closing"
+            self._refusedError = TunnelError(
+                f"Could not open CONNECT tunnel with proxy {self._host}:{self._port} "
+                f"[the reply's header block exceeds {CONNECT_HEAD_LIMIT} bytes]"
+            )
+            self._protocolConnectionLost = self._protocol.connectionLost
+            self._protocol.connectionLost = self._refusedConnectionLost
+            if not self._abort():
+                self._deliverRefused()
+            return
+        # The status line is the proxy's answer; headers are the complete
+        # lines that fit, the body is never reached.
+        complete = head[: head.rfind(b"\r\n")] if b"\r\n" in head else head
+        reply = _RefusedReply(
+            complete, int(match.group("status")), match.group("reason").strip(), 0
+        )
+        reply.framing = "none"
+        self._startRefused(reply)
+
     def _failRefused(self) -> None:
         """The body is complete, capped or late: close, then errback."""
-        if self._refusedState != "reading":
+        if self._state != "reading":
             return
         self._buildRefusedError()
-        self._refusedState = "closing"
+        self._state = "closing"
         if not self._abort():
             self._deliverRefused()
 
     def _refusedConnectionLost(self, reason: Failure = connectionDone) -> None:
-        if self._refusedState == "reading":
+        if self._state == "reading":
             # The proxy closed first: the body is whatever arrived.
             self._buildRefusedError()
-        if self._refusedState in ("reading", "closing"):
+        if self._state in ("reading", "closing"):
             self._deliverRefused()
         self._protocolConnectionLost(reason)
 
@@ -281,10 +375,15 @@ class _ProxyErrorsTunnelingEndpoint(_EndpointBase):
         )
 
     def _deliverRefused(self) -> None:
-        self._refusedState = "done"
+        self._state = "done"
         assert self._refusedError is not None
         if not self._tunnelReadyDeferred.called:
             self._tunnelReadyDeferred.errback(self._refusedError)
+
+    def connectFailed(self, reason: Failure) -> None:
+        """Scrapy's, unless the request was already failed (cancelled)."""
+        if not self._tunnelReadyDeferred.called:
+            super().connectFailed(reason)
 
     def _abort(self) -> bool:
         """Abort the proxy connection; ``False`` when there is none to abort.
@@ -294,7 +393,7 @@ class _ProxyErrorsTunnelingEndpoint(_EndpointBase):
         graceful close waits for a write-readiness poll, by which time a
         small crawl may already have finished.
         """
-        transport = getattr(self._protocol, "transport", None)
+        transport = getattr(getattr(self, "_protocol", None), "transport", None)
         if transport is None or getattr(transport, "disconnected", False):
             return False
         abort = getattr(transport, "abortConnection", None)
@@ -305,10 +404,19 @@ class _ProxyErrorsTunnelingEndpoint(_EndpointBase):
         return True
 
     def _cancelTunnel(self, deferred: Deferred[Protocol]) -> None:
-        if self._refusedState in ("reading", "closing"):
-            self._refusedState = "done"
-            if self._bodyTimer is not None and self._bodyTimer.active():
-                self._bodyTimer.cancel()
+        """The request was cancelled (timeout): close whatever is open."""
+        state = self._state
+        self._state = "done"
+        if self._bodyTimer is not None and self._bodyTimer.active():
+            self._bodyTimer.cancel()
+        self._head = bytearray()
+        if state == "connecting":
+            if self._connecting is not None and not self._connecting.called:
+                # Stops the TCP attempt; its errback goes to connectFailed,
+                # which sees the tunnel Deferred already being cancelled.
+                self._connecting.cancel()
+            return
+        if state in ("head", "reading", "closing"):
             self._abort()
 
 
@@ -316,49 +424,34 @@ def _text(value: str | bytes) -> str:
     return value.decode("ascii", "replace") if isinstance(value, bytes) else value
 
 
-class _ProxyErrorsTunnelingAgent(_TunnelingAgentBase):
-    """Scrapy's tunneling agent, building :class:`_ProxyErrorsTunnelingEndpoint`."""
-
-    def __init__(self, *, body_timeout: float, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._bodyTimeout = body_timeout
-
-    def _getEndpoint(self, uri: URI) -> _ProxyErrorsTunnelingEndpoint:
-        # Same arguments as Scrapy's _getEndpoint, plus the body timeout.
-        return _ProxyErrorsTunnelingEndpoint(
-            reactor=self._reactor,
-            host=uri.host,
-            port=uri.port,
-            proxyConf=self._proxyConf,
-            contextFactory=self._contextFactory,
-            timeout=self._endpointFactory._connectTimeout,
-            bindAddress=self._endpointFactory._bindAddress,
-            body_timeout=self._bodyTimeout,
-        )
+# --- interception at the pool ------------------------------------------------
 
 
-class _ProxyErrorsScrapyAgent(_ScrapyAgentBase):
-    """Scrapy's agent; where it would tunnel, it tunnels with ours."""
+def _adopt(endpoint: Any, body_timeout: float) -> Any:
+    """Scrapy's tunneling *endpoint*, turned into ours (other endpoints as they are)."""
+    if TUNNELING_ENDPOINT is None or type(endpoint) is not TUNNELING_ENDPOINT:
+        return endpoint
+    endpoint.__class__ = _ProxyErrorsTunnelingEndpoint
+    endpoint._adopted(body_timeout)
+    return endpoint
 
-    def __init__(self, *, body_timeout: float, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._bodyTimeout = body_timeout
 
-    def _get_agent(self, request: Request, timeout: float) -> Agent:
-        agent = super()._get_agent(request, timeout)
-        if type(agent) is not _TunnelingAgentBase:
-            return agent
-        # Scrapy parsed the proxy, its credentials and the bind address; reuse
-        # its decisions rather than re-deriving them.
-        return _ProxyErrorsTunnelingAgent(
-            reactor=agent._reactor,
-            proxyConf=agent._proxyConf,
-            contextFactory=agent._contextFactory,
-            connectTimeout=timeout,
-            bindAddress=agent._endpointFactory._bindAddress,
-            pool=agent._pool,
-            body_timeout=self._bodyTimeout,
-        )
+def intercept(pool: HTTPConnectionPool, body_timeout: float) -> None:
+    """Make *pool* connect through our tunneling endpoint.
+
+    Wraps the pool's public ``getConnection(key, endpoint)``, through which
+    every Twisted agent (Scrapy's tunneling agent included) gets a connection.
+    Idempotent.
+    """
+    if getattr(pool, "_proxyerrors_intercepted", False):
+        return
+    get_connection = pool.getConnection
+
+    def getConnection(key: Hashable, endpoint: Any) -> Deferred[Any]:
+        return get_connection(key, _adopt(endpoint, body_timeout))
+
+    pool.getConnection = getConnection  # type: ignore[method-assign]
+    pool._proxyerrors_intercepted = True  # type: ignore[attr-defined]
 
 
 class ProxyErrorsHTTPSDownloadHandler(HTTP11DownloadHandler):
@@ -368,205 +461,111 @@ class ProxyErrorsHTTPSDownloadHandler(HTTP11DownloadHandler):
     :class:`~scrapy_proxyerrors.exceptions.ProxyTunnelError` (status, reason,
     headers, body up to 64 KiB) and closes the proxy socket at once. Requests
     without a proxy, and successful tunnels, behave exactly as with Scrapy's
-    handler.
+    handler (its ``download_request`` runs unchanged).
 
     Settings: ``PROXYERRORS_CONNECT_BODY_TIMEOUT`` (seconds, default 2): how
     long to wait for the rest of a refused reply's body before failing with
-    what arrived.
+    what arrived; ``PROXYERRORS_HTTPS_FALLBACK_HANDLER``: the handler to build
+    instead of Scrapy's HTTP/1.1 one (the add-on sets it to what the project
+    had for ``https``).
     """
 
-    def __init__(self, crawler: Crawler) -> None:
-        problems = scrapy_internals_problems()
-        if problems:
-            _refuse(problems)
-        super().__init__(crawler)
-        missing = [name for name in _HANDLER_ATTRIBUTES if not hasattr(self, name)]
-        if missing:
-            _refuse([f"HTTP11DownloadHandler has no attribute {name}" for name in missing])
-        self._body_timeout = connect_body_timeout(crawler.settings)
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        body_timeout = connect_body_timeout(crawler.settings)
+        fallback_cls = https_fallback_handler(crawler.settings)
+        handler: Any
+        if fallback_cls is None or fallback_cls in (cls, HTTP11DownloadHandler):
+            parent = getattr(super(), "from_crawler", None)
+            handler = parent(crawler) if parent is not None else cls(crawler)
+        else:
+            # Another https handler: built as the project asked; intercepted
+            # when it is an HTTP/1.1 handler too.
+            handler = build_from_crawler(fallback_cls, crawler)
+        if isinstance(handler, HTTP11DownloadHandler):
+            _install(handler, body_timeout)
+        return handler  # type: ignore[no-any-return]
 
-    async def download_request(self, request: Request) -> Response:
-        """Scrapy's ``download_request``, with our agent for proxied requests."""
-        if not request.meta.get("proxy"):
-            # No CONNECT is possible: Scrapy's code path, untouched.
-            return await super().download_request(request)
-        # From here on, HTTP11DownloadHandler.download_request with another
-        # agent class: Scrapy builds _ScrapyAgent inline, so it cannot be
-        # swapped without repeating these lines.
-        spider = self._crawler.spider
-        if hasattr(spider, "download_maxsize"):  # pragma: no cover
-            warn_on_deprecated_spider_attribute("download_maxsize", "DOWNLOAD_MAXSIZE")
-        if hasattr(spider, "download_warnsize"):  # pragma: no cover
-            warn_on_deprecated_spider_attribute("download_warnsize", "DOWNLOAD_WARNSIZE")
-        agent = _ProxyErrorsScrapyAgent(
-            contextFactory=self._contextFactory,
-            bindAddress=self._bind_address,
-            pool=self._pool,
-            maxsize=getattr(spider, "download_maxsize", self._default_maxsize),
-            warnsize=getattr(spider, "download_warnsize", self._default_warnsize),
-            fail_on_dataloss=self._fail_on_dataloss,
-            crawler=self._crawler,
-            tls_verbose_logging=self._tls_verbose_logging,
-            body_timeout=self._body_timeout,
+
+_warned = False
+
+
+def _install(handler: HTTP11DownloadHandler, body_timeout: float) -> bool:
+    """Intercept *handler*'s pool; if Scrapy changed, step aside with a WARNING."""
+    global _warned
+    problems = scrapy_internals_problems(handler)
+    if not problems:
+        intercept(handler._pool, body_timeout)
+        return True
+    if not _warned:
+        import scrapy
+
+        _warned = True
+        logger.warning(
+            "scrapy-proxyerrors cannot keep the proxy's reply to a refused CONNECT on "
+            "Scrapy %(version)s (%(problems)s); using Scrapy's HTTPS handler as it is: "
+            "refused CONNECTs are classified by their status and reason only.",
+            {"version": scrapy.__version__, "problems": "; ".join(problems)},
         )
-        try:
-            with wrap_twisted_exceptions():
-                return await maybe_deferred_to_future(agent.download_request(request))
-        except ResponseDataLossError:
-            if not self._fail_on_dataloss_warned:
-                logger.warning(get_dataloss_msg(request.url))
-                self._fail_on_dataloss_warned = True
-            raise
+    return False
 
 
-# What the handler relies on in Scrapy's http11 module: names, the parameters
-# it passes or overrides, and attributes it reads. Checked at construction.
-_SIGNATURES: dict[str, dict[str, tuple[str, ...]]] = {
-    "_TunnelingTCP4ClientEndpoint": {
-        "__init__": (
-            "self",
-            "reactor",
-            "host",
-            "port",
-            "proxyConf",
-            "contextFactory",
-            "timeout",
-            "bindAddress",
-        ),
-        "processProxyResponse": ("self", "data"),
-        "requestTunnel": ("self", "protocol"),
-        "connect": ("self", "protocolFactory"),
-    },
-    "_TunnelingAgent": {
-        "__init__": (
-            "self",
-            "reactor",
-            "proxyConf",
-            "contextFactory",
-            "connectTimeout",
-            "bindAddress",
-            "pool",
-        ),
-        "_getEndpoint": ("self", "uri"),
-    },
-    "_ScrapyAgent": {
-        "__init__": (
-            "self",
-            "contextFactory",
-            "connectTimeout",
-            "bindAddress",
-            "pool",
-            "maxsize",
-            "warnsize",
-            "fail_on_dataloss",
-            "crawler",
-            "tls_verbose_logging",
-        ),
-        "_get_agent": ("self", "request", "timeout"),
-        "download_request": ("self", "request"),
-    },
-}
-_ENDPOINT_ATTRIBUTES = (
-    "_connectBuffer",
-    "_tunnelReadyDeferred",
-    "_tunneledHost",
-    "_tunneledPort",
-    "_contextFactory",
-    "_host",
-    "_port",
-    "_reactor",
-)
-_AGENT_ATTRIBUTES = ("_reactor", "_proxyConf", "_contextFactory", "_pool", "_endpointFactory")
-_HANDLER_ATTRIBUTES = (
-    "_crawler",
-    "_contextFactory",
-    "_bind_address",
-    "_pool",
-    "_default_maxsize",
-    "_default_warnsize",
-    "_fail_on_dataloss",
-    "_fail_on_dataloss_warned",
-    "_tls_verbose_logging",
-)
+def scrapy_internals_problems(handler: Any = None) -> list[str]:
+    """What changed in the private parts of Scrapy's ``http11`` this relies on.
 
-
-def scrapy_internals_problems() -> list[str]:
-    """What changed in Scrapy's private ``http11`` internals this handler extends.
-
-    Empty when everything is as expected. Checks class and method names,
-    parameter names, and the attributes the handler reads (on throwaway
-    instances, which open no connection).
+    Empty when everything is as expected: the tunneling endpoint class and
+    the methods and attributes it uses (checked on a throwaway instance fed a
+    refused reply over an in-memory transport, no socket), and *handler*'s
+    ``_pool``.
     """
     problems: list[str] = []
-    for class_name, methods in _SIGNATURES.items():
-        cls = getattr(http11, class_name, None)
-        if not isinstance(cls, type):
-            problems.append(f"http11.{class_name} is missing")
-            continue
-        for method_name, expected in methods.items():
-            method = getattr(cls, method_name, None)
-            if method is None or not callable(method):
-                problems.append(f"http11.{class_name}.{method_name} is missing")
-                continue
-            params = tuple(inspect.signature(method).parameters)
-            if params != expected:
-                problems.append(
-                    f"http11.{class_name}.{method_name}{params} != expected {expected}"
-                )
-    endpoint_cls = getattr(http11, "_TunnelingTCP4ClientEndpoint", None)
-    matcher = getattr(endpoint_cls, "_responseMatcher", None)
-    if matcher is None or "status" not in matcher.groupindex or "reason" not in matcher.groupindex:
-        problems.append("http11._TunnelingTCP4ClientEndpoint._responseMatcher changed")
+    if handler is not None:
+        pool = getattr(handler, "_pool", None)
+        if not isinstance(pool, HTTPConnectionPool):
+            problems.append("HTTP11DownloadHandler._pool is not an HTTPConnectionPool")
+        elif tuple(inspect.signature(pool.getConnection).parameters) != ("key", "endpoint"):
+            problems.append("HTTPConnectionPool.getConnection(key, endpoint) changed")
+    if TUNNELING_ENDPOINT is None:
+        problems.append("http11 has no TunnelingTCP4ClientEndpoint")
+        return problems
+    if not issubclass(TUNNELING_ENDPOINT, TCP4ClientEndpoint):
+        problems.append(f"{TUNNELING_ENDPOINT.__name__} is no TCP4ClientEndpoint")
+        return problems
+    for name in ("connect", "requestTunnel", "processProxyResponse", "connectFailed"):
+        if not callable(getattr(TUNNELING_ENDPOINT, name, None)):
+            problems.append(f"{TUNNELING_ENDPOINT.__name__}.{name} is missing")
     if not problems:
-        problems += _instance_problems()
+        try:
+            problems += _probe()
+        except Exception as exc:
+            problems.append(f"probing {TUNNELING_ENDPOINT.__name__} failed: {exc!r}")
     return problems
 
 
-def _instance_problems() -> list[str]:
+def _probe() -> list[str]:
     from twisted.internet import reactor
+    from twisted.internet.protocol import Protocol
+    from twisted.internet.testing import StringTransport
     from twisted.web.client import BrowserLikePolicyForHTTPS
 
-    problems: list[str] = []
-    policy = cast("IPolicyForHTTPS", BrowserLikePolicyForHTTPS())  # type: ignore[no-untyped-call]
-    endpoint = http11._TunnelingTCP4ClientEndpoint(
-        reactor,
-        "probe.invalid",
-        443,
-        ("127.0.0.1", 9, None),
-        policy,
-    )
-    problems += [
-        f"_TunnelingTCP4ClientEndpoint instances lack {name}"
-        for name in _ENDPOINT_ATTRIBUTES
+    assert TUNNELING_ENDPOINT is not None
+    policy = BrowserLikePolicyForHTTPS()  # type: ignore[no-untyped-call]
+    endpoint = TUNNELING_ENDPOINT(reactor, "probe.invalid", 443, ("127.0.0.1", 9, None), policy)
+    problems = [
+        f"{TUNNELING_ENDPOINT.__name__} instances lack {name}"
+        for name in ("_tunnelReadyDeferred", "_tunneledHost", "_tunneledPort", "_host", "_port")
         if not hasattr(endpoint, name)
     ]
-    agent = http11._TunnelingAgent(
-        reactor=reactor,
-        proxyConf=("127.0.0.1", 9, None),
-        contextFactory=policy,
-    )
-    problems += [
-        f"_TunnelingAgent instances lack {name}"
-        for name in _AGENT_ATTRIBUTES
-        if not hasattr(agent, name)
-    ]
-    factory = getattr(agent, "_endpointFactory", None)
-    problems += [
-        f"_TunnelingAgent._endpointFactory lacks {name}"
-        for name in ("_connectTimeout", "_bindAddress")
-        if not hasattr(factory, name)
-    ]
+    if problems:
+        return problems
+    failures: list[Failure] = []
+    endpoint._tunnelReadyDeferred.addErrback(failures.append)
+    protocol = Protocol()
+    protocol.makeConnection(StringTransport())  # type: ignore[no-untyped-call]
+    endpoint.requestTunnel(protocol)
+    if getattr(endpoint, "_protocol", None) is not protocol:
+        problems.append("requestTunnel no longer records _protocol")
+    endpoint.processProxyResponse(b"HTTP/1.1 407 Probe\r\n\r\n")
+    if not failures or not failures[0].check(TunnelError):  # type: ignore[no-untyped-call]
+        problems.append("processProxyResponse no longer fails a refusal with TunnelError")
     return problems
-
-
-def _refuse(problems: list[str]) -> None:
-    import scrapy
-
-    message = (
-        f"ProxyErrorsHTTPSDownloadHandler does not support Scrapy {scrapy.__version__}: "
-        f"the private http11 internals it extends changed ({'; '.join(problems)}). "
-        "Remove it from DOWNLOAD_HANDLERS to use Scrapy's handler (CONNECT errors "
-        "then carry only the status and reason), or use a supported Scrapy version."
-    )
-    logger.error("%(message)s", {"message": message})
-    raise NotConfigured(message)

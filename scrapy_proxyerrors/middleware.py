@@ -186,9 +186,10 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         self._keep_secrets(passwords, shared=True)
         # Everything the plugin logs is masked; Scrapy's own request lines
         # (URLs with api_key=...) too, unless PROXYERRORS_REDACT_LOGS is off.
-        install_filters(PLUGIN_LOGGERS)
+        # This crawler's filters: removed, with its secrets, when it stops.
+        install_filters(PLUGIN_LOGGERS, crawler)
         if config.redact_logs:
-            install_filters(SCRAPY_REQUEST_LOGGERS)
+            install_filters(SCRAPY_REQUEST_LOGGERS, crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ProxyErrorsMiddleware:
@@ -777,7 +778,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             if len(self._secrets) < _SECRETS_MAX:
                 self._secrets.add(secret)
         if new and shared:
-            remember(new)
+            remember(new, self.crawler)
 
     def _scrub(self, request: Request, error: ProviderError) -> ProviderError:
         """*error* with the request's secrets masked in what the provider said.

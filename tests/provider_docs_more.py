@@ -78,13 +78,15 @@ def _zapi(status: int, type_: str, cat: str, act: str, scope: str) -> DocRow:
 
 
 def _zproxy(status: int, type_: str, cat: str, act: str, scope: str) -> DocRow:
-    # Proxy mode (api.zyte.com:8011): the type travels in the Zyte-Error header.
-    return DocRow("zyte_api", status, type_, cat, act, scope, {"Zyte-Error": type_})
+    # Proxy mode (api.zyte.com:8011): the type travels in the Zyte-Error-Type
+    # header (more-providers.md corrects others.md's "Zyte-Error").
+    return DocRow("zyte_api", status, type_, cat, act, scope, {"Zyte-Error-Type": type_})
 
 
 _ZYTE_API_TABLE = [
     (429, "/limits/over-user-limit", "rate_limit", "slowdown", "account"),
-    (429, "/limits/over-domain-limit", "rate_limit", "slowdown", "route"),
+    # One target website's limit (more-providers.md): that site pauses.
+    (429, "/limits/over-domain-limit", "rate_limit", "slowdown", "site"),
     (503, "/limits/over-global-limit", "rate_limit", "slowdown", "account"),
     (520, "/download/temporary-error", "target", "retry", "request"),
     (521, "/download/internal-error", "internal", "retry", "request"),
@@ -123,7 +125,8 @@ BRIGHTDATA_ROWS = [
     _brd(407, "client_10040", "auth", "stop", "account"),
     _brd(407, "policy_20120", "account", "stop", "account"),
     _brd(429, "client_10110", "rate_limit", "slowdown", "account"),
-    _brd(429, "policy_20220", "rate_limit", "slowdown", "route"),
+    # more-providers.md: 20220 is the per-domain limit (site), 20222 per IP.
+    _brd(429, "policy_20220", "rate_limit", "slowdown", "site"),
     _brd(429, "policy_20221", "rate_limit", "slowdown", "route"),
     _brd(429, "policy_20222", "rate_limit", "slowdown", "route"),
     _brd(502, "client_10100", "quota", "stop", "account"),
@@ -136,10 +139,15 @@ BRIGHTDATA_ROWS = [
     DocRow("brightdata", 407, "client_10000", "auth", "stop", "account",
            {"x-luminati-error-code": "client_10000", "x-luminati-error": "Auth failed"}),
     # The RFC 9209 header Bright Data is moving to, with no x-brd-* header:
-    # the standard's token is the code.
-    DocRow("brightdata", 400, "destination_ip_unroutable", "target", "drop", "request",
+    # the provider's code leads the details (more-providers.md), so the zone
+    # error keeps its rule and still stops the crawl.
+    DocRow("brightdata", 400, "client_10060", "validation", "stop", "account",
            {"Proxy-Status": 'brd.superproxy.io; received-status=400; '
                             'error=destination_ip_unroutable; details="client-10060: IP not in zone"'}),
+    # Details without a code the profile knows: the standard's token is the code.
+    DocRow("brightdata", 400, "destination_ip_unroutable", "target", "drop", "request",
+           {"Proxy-Status": 'brd.superproxy.io; received-status=400; '
+                            'error=destination_ip_unroutable; details="IP not in zone"'}),
 ]
 
 # ------------------------------------------------------------------- Oxylabs

@@ -30,7 +30,10 @@ API_URLS = {
 def _classify_row(row: DocRow, **kwargs: object):  # type: ignore[no-untyped-def]
     transport = Transport(row.transport)
     kwargs.setdefault("request_url", API_URLS.get(row.provider, "http://example.com/"))
-    kwargs.setdefault("provider", row.provider if row.provider == "proxiesfo" else None)
+    # Plain-HTTP rows are named (a crawl knows its proxy's host or provider):
+    # found by a signature header alone, a plain reply would be capped.
+    named = row.provider == "proxiesfo" or transport is Transport.PLAIN
+    kwargs.setdefault("provider", row.provider if named else None)
     return classify(row.status, row.headers, row.body, transport=transport, now=NOW, **kwargs)  # type: ignore[arg-type]
 
 
@@ -200,7 +203,9 @@ def test_rfc9457_problem_json() -> None:
 
 def test_explicit_provider_beats_detection() -> None:
     headers = {"X-SOAX-Error": "NODE_UNAVAILABLE"}
-    assert classify(502, headers, proxy_url="http://gw.helodata.com:1").provider == "helodata"
+    # helodata tags its own errors: through its host, a reply without its
+    # header is the target's (whatever other provider's header it carries).
+    assert classify(502, headers, proxy_url="http://gw.helodata.com:1") is None
     assert classify(502, headers, proxy_url="http://proxy.soax.com:5000").provider == "soax"
     assert classify(502, headers, provider="proxiesfo").provider == "proxiesfo"
     assert classify(502, headers).provider == "soax"  # signature header

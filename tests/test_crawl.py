@@ -22,7 +22,9 @@ def test_soax_auth_failed_stops_after_at_most_concurrent_requests() -> Any:
     with Emulator(provider="soax", scenario="auth_failed") as emu:
         proxy = emu.proxy_url(user="package-1-sessionid-a", password="wrong")
         outcome = Outcome()
-        crawler = make_crawler({"CONCURRENT_REQUESTS": 4})
+        # Named: over plain HTTP, a provider found by its header alone is capped
+        # at pass/retry/rotate until a CONNECT probe corroborates it (trust boundary).
+        crawler = make_crawler({"CONCURRENT_REQUESTS": 4, "PROXYERRORS_PROVIDER": "soax"})
         yield crawler.crawl(
             requests=[(u, {"proxy": proxy}) for u in _urls(emu, 50)], outcome=outcome
         )

@@ -69,7 +69,10 @@ def classified(emu: Emulator, response: RawResponse, connect: bool = False) -> A
         transport, url = Transport.API, emu.api_url(_api_path(emu))
     else:
         transport, url = (Transport.CONNECT if connect else Transport.PLAIN), ""
-    provider = emu.provider if emu.provider in ("proxiesfo", *APIS) else None
+    # Named on plain HTTP too: a plain reply found by its signature header
+    # alone is capped at pass/retry/rotate (the trust boundary).
+    named = emu.provider in ("proxiesfo", *APIS) or transport is Transport.PLAIN
+    provider = emu.provider if named else None
     error = classify(response.status, dict(response.headers), response.body,
                      transport=transport, request_url=url, provider=provider)
     assert error is not None, response
@@ -337,7 +340,7 @@ def test_concurrency_limit(provider: str) -> None:
         assert statuses(call(emu, 1)) == [200]
     response = Emulator(provider).error_reply(code)
     error = classify(response.status, response.header_items(), response.body,
-                     provider=provider if provider != "soax" else None,
+                     provider=provider,
                      transport=Transport.API if provider == "chocodata" else Transport.PLAIN)
     assert error is not None and error.action == action
 

@@ -8,7 +8,6 @@ TLS target of successful tunnels.
 from __future__ import annotations
 
 import base64
-import inspect
 import re
 import threading
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ import pytest
 import scrapy
 from scrapy import signals
 from scrapy.core.downloader.handlers import http11
-from scrapy.exceptions import DownloadTimeoutError, NotConfigured, NotSupported
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 from scrapy.http.headers import Headers
 from scrapy.utils.defer import deferred_f_from_coro_f
@@ -28,6 +27,7 @@ from scrapy.utils.test import get_crawler
 from w3lib.http import basic_auth_header
 
 from scrapy_proxyerrors import Transport, classify
+from scrapy_proxyerrors import _compat as compat
 from scrapy_proxyerrors._tunnel import connect_reply, redacted_message
 from scrapy_proxyerrors.exceptions import ProxyTunnelError
 from scrapy_proxyerrors.handler import (
@@ -170,8 +170,8 @@ async def crawl(
                 outcome.closed_at_spider_close[key] = record.client_closed.wait(close_wait)
 
     crawler.signals.connect(spider_closed, signals.spider_closed)
-    await crawler.crawl_async(
-        to_request=to_request, outcome=outcome, proxy=proxy, close_wait=close_wait
+    await compat.crawl(
+        crawler, to_request=to_request, outcome=outcome, proxy=proxy, close_wait=close_wait
     )
     return outcome
 
@@ -413,7 +413,7 @@ async def test_download_timeout_while_reading_the_body_closes_the_socket() -> No
             proxy=proxy,
             settings={"PROXYERRORS_CONNECT_BODY_TIMEOUT": 60, "DOWNLOAD_TIMEOUT": 0.2},
         )
-    assert isinstance(outcome.error(), DownloadTimeoutError)
+    assert isinstance(outcome.error(), compat.TIMEOUT_ERRORS)
     assert outcome.closed_at_errback == {"https://example.com/": True}
 
 
@@ -581,88 +581,68 @@ async def test_credentials_never_reach_logs_or_messages(caplog: pytest.LogCaptur
 # ------------------------------------------------------ Scrapy internals tripwire
 
 
-def test_scrapy_private_internals_are_as_expected() -> None:
-    """Fails loudly when a Scrapy upgrade changes the private http11 internals
-    the handler extends: then update the handler (or its supported range)."""
-
-    def params(obj: object) -> list[str]:
-        return list(inspect.signature(obj).parameters)  # type: ignore[arg-type]
-
-    endpoint = http11._TunnelingTCP4ClientEndpoint
-    assert params(endpoint.__init__) == [
-        "self", "reactor", "host", "port", "proxyConf", "contextFactory", "timeout",
-        "bindAddress",
-    ]
-    assert params(endpoint.processProxyResponse) == ["self", "data"]
-    assert params(endpoint.requestTunnel) == ["self", "protocol"]
-    assert endpoint._responseMatcher.groupindex.keys() >= {"status", "reason"}
-    request_tunnel = inspect.getsource(endpoint.requestTunnel)
-    assert "self._protocol = protocol" in request_tunnel
-    assert "protocol.dataReceived = self.processProxyResponse" in request_tunnel
-    process = inspect.getsource(endpoint.processProxyResponse)
-    for needle in ("self._connectBuffer += data", "self._protocolDataReceived",
-                   "self._tunnelReadyDeferred.errback(", "TunnelError("):
-        assert needle in process, needle
-
-    agent = http11._TunnelingAgent
-    assert params(agent.__init__) == [
-        "self", "reactor", "proxyConf", "contextFactory", "connectTimeout", "bindAddress",
-        "pool",
-    ]
-    assert params(agent._getEndpoint) == ["self", "uri"]
-    assert "self._endpointFactory._connectTimeout" in inspect.getsource(agent._getEndpoint)
-
-    scrapy_agent = http11._ScrapyAgent
-    assert params(scrapy_agent._get_agent) == ["self", "request", "timeout"]
-    assert "isinstance(agent, _TunnelingAgent)" in inspect.getsource(
-        scrapy_agent.download_request
-    )
-    # The handler repeats HTTP11DownloadHandler.download_request's
-    # _ScrapyAgent(...) call: a new keyword there must be copied here too.
-    source = inspect.getsource(http11.HTTP11DownloadHandler.download_request)
-    call = source[source.index("_ScrapyAgent(") :]
-    call = call[: call.index("\n        )")]
-    assert re.findall(r"(\w+)=", call) == [
-        "contextFactory", "bindAddress", "pool", "maxsize", "warnsize", "fail_on_dataloss",
-        "crawler", "tls_verbose_logging",
-    ]
-    assert "wrap_twisted_exceptions()" in source
-
-    assert scrapy_internals_problems() == []
-
-
-def test_missing_internals_raise_not_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A Scrapy without _TunnelingAgent: NotConfigured naming it."""
-    monkeypatch.delattr(http11, "_TunnelingAgent")
+def test_self_check_passes_and_the_pool_is_intercepted() -> None:
+    """On the installed Scrapy the private names the handler relies on are
+    there, its pool is intercepted, and Scrapy's download_request is not
+    overridden."""
     crawler = get_crawler(scrapy.Spider)
-    with pytest.raises(NotConfigured, match=r"http11\._TunnelingAgent is missing"):
-        build_from_crawler(ProxyErrorsHTTPSDownloadHandler, crawler)
+    handler = build_from_crawler(ProxyErrorsHTTPSDownloadHandler, crawler)
+    assert scrapy_internals_problems(handler) == []
+    assert handler._pool._proxyerrors_intercepted is True
+    assert "download_request" not in vars(ProxyErrorsHTTPSDownloadHandler)
 
 
-def test_changed_signature_raises_not_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A changed private signature: NotConfigured naming it and the Scrapy version."""
+class _NotAnEndpoint:
+    pass
 
-    def _get_agent(self: object, request: Request) -> None:  # pragma: no cover
-        raise AssertionError
 
-    monkeypatch.setattr(http11._ScrapyAgent, "_get_agent", _get_agent)
-    crawler = get_crawler(scrapy.Spider)
-    with pytest.raises(NotConfigured, match=r"Scrapy \d.*_ScrapyAgent\._get_agent"):
-        build_from_crawler(ProxyErrorsHTTPSDownloadHandler, crawler)
+def test_self_check_notices_a_renamed_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Scrapy without the tunneling endpoint, or with a different one, is reported."""
+    import scrapy_proxyerrors.handler as handler_module
+
+    monkeypatch.setattr(handler_module, "TUNNELING_ENDPOINT", None)
+    assert scrapy_internals_problems() == ["http11 has no TunnelingTCP4ClientEndpoint"]
+    monkeypatch.setattr(handler_module, "TUNNELING_ENDPOINT", _NotAnEndpoint)
+    assert scrapy_internals_problems() == ["_NotAnEndpoint is no TCP4ClientEndpoint"]
+
+
+def test_self_check_notices_a_changed_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe feeds Scrapy's endpoint a refusal: if it no longer fails with
+    TunnelError, the check says so."""
+    assert compat.TUNNELING_ENDPOINT is not None
+    monkeypatch.setattr(compat.TUNNELING_ENDPOINT, "processProxyResponse", lambda self, data: None)
+    assert scrapy_internals_problems() == [
+        "processProxyResponse no longer fails a refusal with TunnelError"
+    ]
 
 
 @deferred_f_from_coro_f
-async def test_unsupported_scrapy_fails_https_requests_loudly(
+async def test_self_check_failing_steps_aside_with_one_warning(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """In a crawl, the refusal is logged once and every https request fails
-    with the reason, instead of silently losing the proxy's errors."""
-    monkeypatch.delattr(http11._TunnelingTCP4ClientEndpoint, "processProxyResponse")
-    outcome = await crawl(["https://example.com/"], proxy=None)
-    error = outcome.error()
-    assert isinstance(error, NotSupported)
-    assert "ProxyErrorsHTTPSDownloadHandler does not support Scrapy" in str(error)
-    assert "processProxyResponse is missing" in caplog.text
+    """If the self-check fails, the handler is Scrapy's, untouched: one
+    WARNING for the crawl, and a refusal is Scrapy's TunnelError, whose status
+    and reason the plugin still reads."""
+    import scrapy_proxyerrors.handler as handler_module
+
+    monkeypatch.setattr(handler_module, "scrapy_internals_problems", lambda *a: ["probe failed"])
+    monkeypatch.setattr(handler_module, "_warned", False)
+    script = [Send(reply(407, "Proxy Authentication Required", {"X-SOAX-Error": "AUTH_FAILED"}))]
+    urls = ["https://a.example/", "https://b.example/"]
+    with RawProxy(script) as proxy:
+        outcome = await crawl(urls, proxy=proxy, close_wait=0)
+    errors = [outcome.error(u) for u in urls]
+    assert [type(e) for e in errors] == [http11.TunnelError] * 2
+    replies = [connect_reply(e) for e in errors]
+    assert [(r.status, r.reason, r.source) for r in replies if r is not None] == [
+        (407, "Proxy Authentication Required", "message")
+    ] * 2
+    warnings = [
+        r for r in caplog.records
+        if r.levelname == "WARNING" and r.name == "scrapy_proxyerrors.handler"
+    ]
+    assert len(warnings) == 1
+    assert "probe failed" in warnings[0].getMessage()
 
 
 @pytest.mark.parametrize("value", ["soon", 0, -1])

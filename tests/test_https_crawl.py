@@ -17,6 +17,10 @@ from .tls import server_context
 
 SECRET = "Sup3rSecretPackageKey"
 STOCK_HTTPS = {"https": "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"}
+MIDDLEWARE_ONLY = {
+    "scrapy_proxyerrors.middleware.ProxyErrorsMiddleware": 550,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+}
 
 
 def _connect_error(row: DocRow) -> list[Any]:
@@ -60,7 +64,10 @@ def test_stock_handler_message_fallback_still_stops_on_407(caplog: Any) -> Any:
     """Without the plugin's handler, the status in TunnelError's message is enough."""
     script = [Send(reply(407, "Proxy Authentication Required", {"X-SOAX-Error": "AUTH_FAILED"}))]
     with raw_proxy(script) as proxy:
-        crawler = make_crawler({"DOWNLOAD_HANDLERS": STOCK_HTTPS, "CONCURRENT_REQUESTS": 1})
+        # The middleware without the add-on (which would install its handler
+        # around any https handler the project names).
+        crawler = make_crawler({"ADDONS": {}, "DOWNLOADER_MIDDLEWARES": MIDDLEWARE_ONLY,
+                                "DOWNLOAD_HANDLERS": STOCK_HTTPS, "CONCURRENT_REQUESTS": 1})
         urls = [f"https://target.example:8443/{i}" for i in range(5)]
         yield crawler.crawl(requests=[(u, {"proxy": proxy.url(f"u:{SECRET}")}) for u in urls])
         reached = len(proxy.records)

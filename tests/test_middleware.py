@@ -388,7 +388,8 @@ def test_key_values_in_urls_stay_with_the_crawl() -> None:
         mw.process_response(request, Response(request.url, status=400, body=body,
                                               request=request))
     assert key not in (dropped.value.error.detail or "")
-    assert key not in _redact._known
+    assert key not in _redact._PROCESS.secrets
+    assert key not in _redact.Redactor.for_crawler(mw.crawler).secrets
 
 
 def test_a_site_scoped_limit_holds_back_only_that_site_through_that_account() -> None:

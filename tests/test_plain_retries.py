@@ -108,7 +108,7 @@ def test_report_from_stats() -> None:
         "proxyerrors/wait_seconds": 12.5,
         "proxyerrors/retry/count": 4,
     }
-    report = build_report(stats)
+    report = build_report(stats, jobdir=True)
     assert [(r.provider, r.code, r.count) for r in report.rows] == [
         ("soax", "AUTH_FAILED", 3), ("proxiesfo", "454", 1)]
     assert report.rows[0].actions == {"stop": 3}

@@ -45,7 +45,8 @@ def test_backoff_grows_and_is_capped_with_jitter() -> None:
 
 
 def test_retry_after_is_honoured_exactly() -> None:
-    error = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED", "Retry-After": "7"})
+    error = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED", "Retry-After": "7"},
+                     provider="soax")
     decision = _decide(error)
     assert (decision.action, decision.wait) == (Action.SLOWDOWN, 7.0)
 
@@ -81,7 +82,8 @@ def test_rotate_does_not_wait() -> None:
     ],
 )
 def test_long_waits_escalate_by_scope(headers: dict[str, str], expected: Action) -> None:
-    error = classify(429, headers)
+    # Named: a plain reply found by its signature header alone is capped.
+    error = classify(429, headers, provider="soax" if "X-SOAX-Error" in headers else None)
     decision = _decide(error)
     assert decision.action is expected
     assert decision.escalated_from == 900
@@ -239,7 +241,8 @@ def _plan(error, attempt=None, cfg=_CFG, now=_NOW, **kw):  # type: ignore[no-unt
 
 
 def test_plan_rate_limit_is_throttling_with_an_account_pause() -> None:
-    error = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED", "Retry-After": "7"})
+    error = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED", "Retry-After": "7"},
+                     provider="soax")
     p = _plan(error, Attempt(retries=5))
     assert p.action is Action.SLOWDOWN
     assert p.budget is Budget.THROTTLE
@@ -266,7 +269,8 @@ def test_plan_throttle_budget_gives_up_by_count_and_by_time() -> None:
 
 
 def test_plan_longer_than_max_wait_escalates() -> None:
-    error = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED", "Retry-After": "3600"})
+    error = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED", "Retry-After": "3600"},
+                     provider="soax")
     p = _plan(error)
     assert p.action is Action.STOP  # an account-wide wait
     assert p.escalated_from == 3600.0

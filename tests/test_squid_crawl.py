@@ -80,7 +80,9 @@ def test_wrong_password_stops_the_crawl(squid_proxy: SquidProxy, target: Target)
     proxy = squid_proxy.url_with(squid_proxy.user, "not-the-password")
     mark = len(squid_proxy.access_log())
     outcome = Outcome()
-    crawler = make_crawler({**SETTINGS, "CONCURRENT_REQUESTS": 4})
+    # Named: over plain HTTP, a provider found by its header alone is capped
+    # at pass/retry/rotate until a CONNECT probe corroborates it (trust boundary).
+    crawler = make_crawler({**SETTINGS, "CONCURRENT_REQUESTS": 4, "PROXYERRORS_PROVIDER": "squid"})
     urls = [target.url(f"/page/{i}") for i in range(40)]
     yield crawler.crawl(requests=[(u, {"proxy": proxy}) for u in urls], outcome=outcome)
     stats = _stats(crawler)
@@ -196,7 +198,8 @@ def test_denied_destination_is_dropped(squid_proxy: SquidProxy, target: Target) 
     url = f"{target.scheme}://{DENIED_HOST}:{target.port}/secret"
     mark = len(squid_proxy.access_log())
     outcome = Outcome()
-    crawler = make_crawler(SETTINGS)
+    # Named: found by its header alone, a plain-HTTP drop is capped (trust boundary).
+    crawler = make_crawler({**SETTINGS, "PROXYERRORS_PROVIDER": "squid"})
     yield crawler.crawl(requests=[(url, {"proxy": squid_proxy.url})], outcome=outcome)
     stats = _stats(crawler)
     entries = squid_proxy.access_log(since=mark, at_least=1)
@@ -250,7 +253,8 @@ def test_everything_at_once(squid_proxy: SquidProxy, target: Target) -> Any:
     denied = f"{target.scheme}://{DENIED_HOST}:{target.port}/mixed/denied"
     refused = f"{target.scheme}://{TARGET_HOST}:{refused_port()}/mixed/refused"
     outcome = Outcome()
-    crawler = make_crawler({**SETTINGS, "CONCURRENT_REQUESTS": 3})
+    # Named: found by its header alone, a plain-HTTP drop is capped (trust boundary).
+    crawler = make_crawler({**SETTINGS, "CONCURRENT_REQUESTS": 3, "PROXYERRORS_PROVIDER": "squid"})
     meta = {"proxy": squid_proxy.url}
     yield crawler.crawl(requests=[(good, meta), (denied, meta), (refused, meta)], outcome=outcome)
     stats = _stats(crawler)

@@ -7,8 +7,8 @@ import random
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from scrapy import exceptions as scrapy_exceptions
 from scrapy.core.downloader.handlers.http11 import TunnelError
-from scrapy.exceptions import DownloadFailedError
 from scrapy.http.headers import Headers
 from scrapy.utils.defer import deferred_f_from_coro_f
 
@@ -24,6 +24,16 @@ if TYPE_CHECKING:
     from aiohttp import ClientHttpProxyError
 
 AIOHTTP_HANDLER = "scrapy.core.downloader.handlers._aiohttp.AiohttpDownloadHandler"
+
+
+class _WrapperError(Exception):
+    """Stands in for DownloadFailedError on Scrapy < 2.15 (the wrapping is what matters)."""
+
+
+#: What Scrapy's non-Twisted handlers wrap errors in (2.15+).
+DownloadFailedError: type[Exception] = getattr(
+    scrapy_exceptions, "DownloadFailedError", _WrapperError
+)
 
 
 def stock_message(proxy: str, extra: Any) -> str:
@@ -165,7 +175,7 @@ def test_message_proxy_never_carries_credentials() -> None:
 
 def aiohttp_error(
     status: int, reason: str, headers: dict[str, str], proxy_url: str
-) -> tuple[DownloadFailedError, ClientHttpProxyError]:
+) -> tuple[Exception, ClientHttpProxyError]:
     """Built the way aiohttp's connector and Scrapy's aiohttp handler build them
     (aiohttp/connector.py _create_proxy_connection, handlers/_aiohttp.py)."""
     aiohttp = pytest.importorskip("aiohttp")
@@ -184,13 +194,18 @@ def aiohttp_error(
         message=reason,
         headers=multidict.CIMultiDictProxy(multidict.CIMultiDict(headers)),
     )
+    return wrapped(cause), cause
+
+
+def wrapped(cause: Exception) -> Exception:
+    """*cause* raised and wrapped the way Scrapy's handlers do (``raise ... from e``)."""
     try:
         try:
             raise cause
-        except aiohttp.ClientError as e:
+        except Exception as e:
             raise DownloadFailedError(str(e)) from e
     except DownloadFailedError as error:
-        return error, cause
+        return error
 
 
 def test_aiohttp_error_gives_status_reason_headers() -> None:
@@ -261,6 +276,7 @@ async def test_real_aiohttp_crawl(caplog: pytest.LogCaptureFixture) -> None:
     classify from connect_reply() alone (the body is lost: proxiesfo's
     body-coded rows cannot be told apart this way)."""
     pytest.importorskip("aiohttp")
+    pytest.importorskip(AIOHTTP_HANDLER.rsplit(".", 1)[0], reason="Scrapy < 2.19")
     urls = [f"https://row-{i}.test/" for i in range(len(ROWS))]
     with RawProxy(_row_script) as proxy:
         outcome = await crawl(
@@ -299,3 +315,32 @@ def test_doc_rows_used_here_are_header_coded() -> None:
         return row.code in row.headers.values()
 
     assert all(coded_in_headers(row) for row in ROWS)
+
+
+# ----------------------------------------------------------------------- httpx
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("407 Proxy Authentication Required", (407, "Proxy Authentication Required")),
+        ("502 Bad Gateway", (502, "Bad Gateway")),
+        ("429", (429, "")),
+        ("Proxy closed the connection", None),
+        ("4077 nope", None),
+        ("", None),
+    ],
+)
+def test_httpx_refusal_gives_status_and_reason(
+    message: str, expected: tuple[int, str] | None
+) -> None:
+    """Scrapy's httpx handler raises DownloadConnectionRefusedError from
+    httpx.ProxyError("<status> <reason>"): status and reason, nothing else."""
+    httpx = pytest.importorskip("httpx")
+    found = connect_reply(wrapped(httpx.ProxyError(message)))
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert (found.status, found.reason, found.source) == (*expected, "httpx")
+        assert not found.headers and found.body == b"" and found.proxy == ""

@@ -198,6 +198,9 @@ def test_no_funds_stops_the_crawl_with_quota(form: str, scheme: str, tmp_path: P
                 "PROXYERRORS_PROVIDERS": _providers_setting(form, tmp_path),
                 "PROXYERRORS_REPORT_FILE": str(report),
                 "CONCURRENT_REQUESTS": 4,
+                # Over plain HTTP a header alone is capped at pass/retry/rotate
+                # until a CONNECT probe corroborates it (trust boundary): named.
+                **({"PROXYERRORS_PROVIDER": "acme"} if scheme == "http" else {}),
             }
         )
         urls = _urls(emu, 40, https=scheme == "https")
@@ -324,7 +327,9 @@ def test_blocked_is_dropped_with_the_users_meaning(scheme: str) -> Any:
     with Emulator(provider="generic") as emu:
         emu.set_responder(lambda rec: acme_error("ACME_BLOCKED"))
         outcome = Outcome()
-        crawler = make_crawler({"PROXYERRORS_PROVIDERS": ACME})
+        # Over plain HTTP a header alone is capped (trust boundary): named.
+        named = {"PROXYERRORS_PROVIDER": "acme"} if scheme == "http" else {}
+        crawler = make_crawler({"PROXYERRORS_PROVIDERS": ACME, **named})
         url = emu.target_url("/page/1", https=scheme == "https")
         yield crawler.crawl(requests=[(url, {"proxy": emu.proxy_url()})], outcome=outcome)
         reached = len(emu.requests)
@@ -439,9 +444,9 @@ def test_extends_soax_changes_one_action(
 ) -> Any:
     """``extends: soax`` with one rule: NODE_NOT_FOUND drops; the rest is still SOAX."""
     settings: dict[str, Any] = {"PROXYERRORS_PROVIDERS": providers, "RETRY_TIMES": 2}
-    if provider:
-        # A new name must be chosen: the SOAX header alone finds the built-in.
-        settings["PROXYERRORS_PROVIDER"] = provider
+    # Named: a plain-HTTP reply found by its header alone is capped (trust
+    # boundary); a new name must be chosen, the SOAX header finds the built-in.
+    settings["PROXYERRORS_PROVIDER"] = provider or "soax"
     with Emulator(provider="soax") as emu:
         emu.set_responder(_soax_responder(emu))
         proxy = emu.proxy_url(user="package-1-sessionid-one")

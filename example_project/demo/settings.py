@@ -17,6 +17,10 @@ DEMO_PAGES = 300
 DEMO_PROVIDER = "soax"
 DEMO_SCENARIO = "flaky"
 
+# The emulated gateway listens on 127.0.0.1, so no host tells that it is SOAX:
+# name the provider (a signature header alone is capped at retry/rotate, since a
+# target could forward one). Requests to the chocodata API name theirs in meta.
+PROXYERRORS_PROVIDER = "soax"
 PROXYERRORS_BACKOFF_BASE = 0.05
 PROXYERRORS_BACKOFF_MAX = 1.0
 PROXYERRORS_ROUTE_COOLDOWN = 5

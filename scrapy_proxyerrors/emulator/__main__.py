@@ -10,8 +10,11 @@ import argparse
 import signal
 import sys
 import threading
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._timeline import Table, Timeline, render_html
 from ._emulator import Emulator
 from ._providers import PROVIDERS
 from ._scenario import COMMON_PARAMS, SCENARIOS
@@ -45,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="requests kept in memory (counters count all); default 100000")
     parser.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
                         help="a scenario parameter (repeatable); lists are comma-separated")
+    parser.add_argument("--timeline", metavar="PATH.html", default=None,
+                        help="on exit, write what it received over time as one "
+                             "self-contained HTML page (like PROXYERRORS_REPORT_HTML)")
     return parser
 
 
@@ -98,6 +104,45 @@ def summary(emu: Emulator) -> list[str]:
     return lines
 
 
+def timeline_html(emu: Emulator, *, bucket_seconds: float = 0.05) -> str:
+    """What *emu* received over time, as a page like the crawl's HTML report.
+
+    Built from the documented API only: the answered ``requests`` (the latest
+    ``max_records`` of them) for the picture, ``counters`` (every request) for
+    the tables. No password or key is shown.
+    """
+    records = emu.requests
+    # Records carry time.monotonic(); the page shows wall-clock times.
+    offset = time.time() - time.monotonic()
+    timeline = Timeline(bucket_seconds, max_buckets=512)
+    for record in records:
+        at = record.time + offset
+        timeline.count(f"kind/{record.kind}", at)
+        if record.kind != "target":
+            answer = str(record.status) + (f" {record.code}" if record.code else "")
+            timeline.count(f"answer/{answer}", at)
+    counters = emu.counters
+    answers = sorted(counters["by_status"].items(),
+                     key=lambda item: (-item[1], item[0][0], item[0][1] or ""))
+    routes = sorted(counters["by_route"].items(), key=lambda item: (-item[1], item[0]))
+    note = ""
+    if counters["total"] > len(records):
+        note = (f"The charts show the latest {len(records)} of {counters['total']} requests "
+                "(--max-records); the tables count every request.")
+    tables = [
+        Table("Answers", ("status", "code", "count"),
+              [(status, code or "", n) for (status, code), n in answers], note, "answers"),
+        Table("Requests by route", ("route", "requests"), routes, css_class="routes"),
+    ]
+    summary = [f"Requests: {counters['total']}"] + [
+        f"{kind}: {n}" for kind, n in sorted(counters["by_kind"].items())]
+    if counters["client_closed"]:
+        summary.append(f"Refused CONNECTs closed by the client: {counters['client_closed']}")
+    title = f"scrapy-proxyerrors emulator: {emu.provider}, scenario {emu.scenario}"
+    return render_html(title, timeline, tables, summary=summary,
+                       subtitle="what the emulator received")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     parser = _parser()
@@ -129,6 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         emu.stop()
         print("\n".join(["", *summary(emu)]), flush=True)
+    if args.timeline:
+        try:
+            Path(args.timeline).write_text(timeline_html(emu), encoding="utf-8")
+        except OSError as exc:
+            print(f"cannot write the timeline: {exc}", file=sys.stderr)
+            return 1
+        print(f"timeline: {args.timeline}", flush=True)
     return 0
 
 

@@ -21,6 +21,9 @@ HELODATA = Profile(
     signature_headers=("X-Helodata-Error-Code",),
     proxy_hosts=("*.helodata.com",),
     docs_url=_DOCS,
+    # "The envelope is ... HTTP status + X-Helodata-Error-Code": every error
+    # of its own is tagged; target replies pass through unchanged.
+    tagged=True,
     rules=(
         Rule(401, "unknown-subuser", C.AUTH, A.STOP, S.ACCOUNT,
              "The sub-user does not exist.", "Check the sub-user name in the dashboard.",

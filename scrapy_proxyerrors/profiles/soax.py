@@ -27,6 +27,9 @@ SOAX = Profile(
     proxy_hosts=("proxy.soax.com", "*.soax.com"),
     session_param="sessionid",
     docs_url=_DOCS,
+    # "SOAX returns an HTTP status code along with two custom headers"
+    # (X-SOAX-Error, X-SOAX-Detail) on every error of its own.
+    tagged=True,
     rules=(
         # Validation: the connection string is wrong, so every request using
         # it fails the same way; stop rather than burn the whole queue.

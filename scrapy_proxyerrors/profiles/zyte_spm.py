@@ -4,6 +4,10 @@ Every SPM reply carries ``X-Crawlera-Version``, errors add ``X-Crawlera-Error``
 with a short code. Only ``proxy.zyte.com`` is claimed by host: Zyte API's proxy
 mode lives on ``api.zyte.com`` (same port, 8011) and speaks another dialect
 (see :mod:`.zyte_api`).
+
+Once a session's per-IP soft limit is reached, replies carry
+``X-Crawlera-Next-Request-In``: the milliseconds to wait before the next
+request on that session, a wait read like ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ ZYTE_SPM = Profile(
     code_headers=("X-Crawlera-Error",),
     signature_headers=("X-Crawlera-Error", "X-Crawlera-Version"),
     proxy_hosts=("proxy.zyte.com",),
+    wait_headers=(("X-Crawlera-Next-Request-In", 0.001),),
     docs_url=_DOCS,
+    sources=(_DOCS, "https://docs.zyte.com/smart-proxy-manager/sessions.html"),
     rules=(
         # SPM already retried from other IPs before saying "banned"; another
         # try later usually works, and Retry-After (when sent) sets the pause.
