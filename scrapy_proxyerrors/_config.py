@@ -40,6 +40,11 @@ DEFAULTS: dict[str, Any] = {
     "PROXYERRORS_REPORT_FILE": None,
     "PROXYERRORS_CONNECT_BODY_TIMEOUT": 2.0,
     "PROXYERRORS_REDACT_LOGS": True,
+    # RedisState (read and validated in _redis.py)
+    "PROXYERRORS_REDIS_URL": None,  # None: scrapy-redis' REDIS_URL, else redis://localhost:6379/0
+    "PROXYERRORS_REDIS_PARAMS": {},
+    "PROXYERRORS_REDIS_NAMESPACE": None,  # None: BOT_NAME
+    "PROXYERRORS_REDIS_TIMEOUT": 1.0,
 }
 
 
