@@ -291,6 +291,7 @@ class RedisState:
         self._dispatch = dispatch
         self._stats = stats
         self._max_entries = max_entries
+        self._prune_at: dict[int, int] = {}
         self._id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._start = time.time()
         prefix = f"proxyerrors:{{{namespace}}}:"
@@ -383,6 +384,7 @@ class RedisState:
                 if until > self._cooling.get(route, 0.0):
                     self._cooling[route] = until
                 self._prune_local(self._cooling, now)
+                self._bound(self._streaks)
             self._enqueue(("failure", route, until, streak + 1))
             return until
         except Exception:
@@ -409,8 +411,7 @@ class RedisState:
                 return
             with self._lock:
                 self._learned[proxy] = provider
-                if len(self._learned) > self._max_entries:
-                    self._learned.pop(next(iter(self._learned)))
+                self._bound(self._learned)
             self._enqueue(("learn", proxy, provider))
         except Exception:
             self._error("learn")
@@ -422,7 +423,7 @@ class RedisState:
         try:
             rate = float(rate)
             with self._lock:
-                if rate <= 0 or math.isnan(rate):
+                if not 0 < rate < math.inf:
                     if self._rates.pop(key, None) is None:
                         return
                     rate = 0.0
@@ -534,11 +535,20 @@ class RedisState:
             self._local_tat[key] = tat + interval
             return 0.0
 
+    def _bound(self, table: dict[str, Any]) -> None:
+        """Keep *table* (streaks, learned facts) to max_entries: oldest go first."""
+        while len(table) > self._max_entries:
+            del table[next(iter(table))]
+
     def _prune_local(self, table: dict[str, float], now: float) -> None:
-        if len(table) <= self._max_entries:
+        """Drop expired entries once *table* outgrows its threshold; an active
+        entry is never dropped (that would let requests into a window)."""
+        if len(table) <= self._prune_at.get(id(table), self._max_entries):
             return
         for key in [k for k, until in table.items() if until <= now]:
             del table[key]
+        # Many active entries: scan again only after the table doubled.
+        self._prune_at[id(table)] = max(self._max_entries, 2 * len(table))
 
     def _call(self, func: Callable[..., object], *args: Any) -> None:
         if self._dispatch is None:
@@ -852,19 +862,23 @@ class RedisState:
                 key, until = fields[0], float(fields[1]) - off
                 if until > self._pauses.get(key, 0.0):
                     self._pauses[key] = until
+                    self._prune_local(self._pauses, time.time())
                     notify = ("pause", key)
             elif kind == "cooldown":
                 route, until, streak = fields[0], float(fields[1]) - off, int(fields[2])
                 if streak > self._streaks.get(route, 0):
                     self._streaks[route] = streak
+                    self._bound(self._streaks)
                 if until > self._cooling.get(route, 0.0):
                     self._cooling[route] = until
+                    self._prune_local(self._cooling, time.time())
                     notify = ("cooldown", route)
             elif kind == "success":
                 self._streaks.pop(fields[0], None)
             elif kind == "learn":
                 if self._learned.get(fields[0]) != fields[1]:
                     self._learned[fields[0]] = fields[1]
+                    self._bound(self._learned)
                     notify = ("learn", fields[0])
             elif kind == "rate":
                 key, rate, until = fields[0], float(fields[1]), float(fields[2]) - off
