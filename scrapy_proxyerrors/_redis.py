@@ -329,6 +329,7 @@ class RedisState:
         self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
         self._cond = threading.Condition()
         self._resync_wanted = threading.Event()
+        self._synced = threading.Event()
         self._wrote_since_prune = False
         self._client: Any = None
         self._scripts: dict[str, Any] = {}
@@ -352,6 +353,10 @@ class RedisState:
         _check_params(url, params)
         state = cls(url, params, namespace, timeout,
                     dispatch=_crawl_thread_dispatch(), stats=crawler.stats)
+        # Once, before the first request: what other processes already know
+        # (a dead IP, a pause, a stop), so that this one does not rediscover
+        # it. Bounded by the timeout; Redis away, the crawl starts regardless.
+        state.wait_synced(timeout)
         from scrapy import signals
 
         crawler.signals.connect(state.close, signal=signals.engine_stopped)
@@ -509,6 +514,10 @@ class RedisState:
                 if value:
                     self._stats.set_value(key, value)
 
+    def wait_synced(self, timeout: float) -> bool:
+        """Wait at most *timeout* seconds for the first resync; True if done."""
+        return self._synced.wait(timeout)
+
     def __len__(self) -> int:
         return len(self._pauses) + len(self._cooling) + len(self._streaks)
 
@@ -615,6 +624,7 @@ class RedisState:
                     backoff = self.BACKOFF[0]
                 except Exception as exc:
                     self._lost(exc)
+                    self._synced.set()  # nothing to wait for: start on local state
                     if self._closing:
                         break  # nothing more can be sent
                     with self._cond:
@@ -810,6 +820,7 @@ class RedisState:
                     changed.append(("stop", reason))
                     if self._stats is not None:
                         self._call(self._stats.set_value, STOP_FROM_STAT, origin)
+        self._synced.set()
         for kind, key in changed:
             self._notify(kind, key)
 
