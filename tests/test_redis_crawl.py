@@ -32,6 +32,9 @@ NEEDS_SCHEDULER = pytest.mark.xfail(
     strict=False, reason="needs the scheduler (issue 11): stop/pacing/queued requests")
 
 MODES = [pytest.param(True, id="redis"), pytest.param(False, id="memory-control")]
+#: The control must fail these checks today already; RedisState needs the scheduler.
+MODES_SCHEDULER = [pytest.param(True, id="redis", marks=NEEDS_SCHEDULER),
+                   pytest.param(False, id="memory-control")]
 
 
 def _state_settings(shared: bool, server: RedisServer, state: str | None = None) -> dict[str, Any]:
@@ -115,6 +118,8 @@ def test_retry_after_in_one_process_holds_every_process(
     with Emulator("soax", "ok", delay=0.05) as emu:
         trigger = Trigger(emu, lambda: emu.error_reply("RATE_LIMIT_EXCEEDED", retry_after=3))
         emu.set_responder(trigger)
+        # The provider is named: the middleware before the scheduler (issue 11)
+        # keys an account by what each process has learned itself.
         settings = {**_state_settings(shared, proxyerrors_redis), "CONCURRENT_REQUESTS": 2,
                     "PROXYERRORS_PROVIDER": "soax"}
         procs = [start_worker(w, urls_for(emu, w, 300), emu.proxy_url(
@@ -131,8 +136,7 @@ def test_retry_after_in_one_process_holds_every_process(
     assert all(res["ok"] == 300 for res in results), [res["ok"] for res in results]
 
 
-@NEEDS_SCHEDULER
-@pytest.mark.parametrize("shared", MODES)
+@pytest.mark.parametrize("shared", MODES_SCHEDULER)
 def test_auth_failed_in_one_process_stops_all_four(
         shared: bool, proxyerrors_redis: RedisServer) -> None:
     with Emulator("soax", "ok", delay=0.05) as emu:
@@ -174,8 +178,7 @@ def test_a_dead_isp_ip_found_by_one_process_is_avoided_by_the_others(
     assert (later == []) is shared, f"{len(later)} requests to the dead IP from later processes"
 
 
-@NEEDS_SCHEDULER
-@pytest.mark.parametrize("shared", MODES)
+@pytest.mark.parametrize("shared", MODES_SCHEDULER)
 def test_a_shared_limit_at_95_percent_provokes_at_most_1_percent_429s(
         shared: bool, proxyerrors_redis: RedisServer) -> None:
     limit = 20
