@@ -196,3 +196,44 @@ def test_a_shared_limit_at_95_percent_provokes_at_most_1_percent_429s(
     refused = [r for r in records if r.status == 429]
     assert all(res["ok"] == 40 for res in results)
     assert (len(refused) <= 0.01 * len(records)) is shared, (len(refused), len(records))
+
+
+def _redis_warnings(log: str) -> list[str]:
+    return [line for line in log.splitlines()
+            if "[scrapy_proxyerrors._redis] WARNING" in line]
+
+
+def test_redis_unreachable_the_crawl_runs_on_local_state(tmp_path: Path) -> None:
+    with Emulator("soax", "flaky", rate=0.2, seed=5) as emu:
+        settings = {"PROXYERRORS_STATE": "scrapy_proxyerrors.RedisState",
+                    "PROXYERRORS_REDIS_URL": f"unix://:hunter2-secret@{tmp_path}/none.sock",
+                    "PROXYERRORS_REDIS_TIMEOUT": 0.2, "RETRY_TIMES": 10}
+        result = finish(start_worker(0, urls_for(emu, 0, 60), emu.proxy_url(), settings))
+        control = finish(start_worker(0, urls_for(emu, 0, 60), emu.proxy_url(),
+                                      {"RETRY_TIMES": 10}))
+    assert result["ok"] == control["ok"] == 60  # nothing lost, as with the in-memory state
+    assert result["finish_reason"] == control["finish_reason"] == "finished"
+    assert len(_redis_warnings(result["log"])) == 1
+    assert result["stats"]["proxyerrors/redis/errors"] > 0
+    assert "hunter2-secret" not in result["log"]
+
+
+def test_redis_killed_mid_crawl_nothing_lost_one_warning_then_resync(
+        proxyerrors_redis: RedisServer) -> None:
+    with Emulator("soax", "flaky", rate=0.2, seed=7, delay=0.02) as emu:
+        settings = {**_state_settings(True, proxyerrors_redis), "CONCURRENT_REQUESTS": 2,
+                    "RETRY_TIMES": 10, "PROXYERRORS_REDIS_TIMEOUT": 0.5}
+        proc = start_worker(0, urls_for(emu, 0, 200), emu.proxy_url(
+            user="package-1-sessionid-a"), settings)
+        emu.wait_for(lambda records: len(records) > 60, timeout=60)
+        proxyerrors_redis.stop()
+        seen = len(emu.requests)
+        emu.wait_for(lambda records: len(records) > seen + 60, timeout=60)
+        proxyerrors_redis.start()  # back, empty
+        result = finish(proc)
+    assert result["ok"] == 200
+    assert result["finish_reason"] == "finished"
+    assert len(_redis_warnings(result["log"])) == 1
+    assert result["stats"]["proxyerrors/redis/errors"] > 0
+    # Reconnected: the failures after the restart reached the new, empty Redis.
+    assert proxyerrors_redis.keys("crawltest")
