@@ -170,6 +170,14 @@ def read_settings(settings: BaseSettings) -> tuple[str, dict[str, Any], str, flo
     :class:`~scrapy_proxyerrors.BadSettingError` naming the bad setting, with
     the URL's password masked.
     """
+    try:
+        return _read_settings(settings)
+    except BadSettingError as exc:
+        # Whatever setting a URL with a password was put in, it is masked.
+        raise BadSettingError(mask_redis_url(redact_text(str(exc)))) from None
+
+
+def _read_settings(settings: BaseSettings) -> tuple[str, dict[str, Any], str, float]:
     raw_url = settings.get("PROXYERRORS_REDIS_URL") or settings.get("REDIS_URL") or DEFAULT_URL
     name = "PROXYERRORS_REDIS_URL" if settings.get("PROXYERRORS_REDIS_URL") else (
         "REDIS_URL" if settings.get("REDIS_URL") else "PROXYERRORS_REDIS_URL")
@@ -198,13 +206,15 @@ def read_settings(settings: BaseSettings) -> tuple[str, dict[str, Any], str, flo
         raise BadSettingError(
             "PROXYERRORS_REDIS_PARAMS: expected a dict of redis.Redis parameters")
 
-    namespace = (settings.get("PROXYERRORS_REDIS_NAMESPACE") or settings.get("BOT_NAME")
-                 or "scrapybot")
+    name = "PROXYERRORS_REDIS_NAMESPACE"
+    namespace = settings.get(name)
+    if not namespace:
+        name, namespace = "BOT_NAME", settings.get("BOT_NAME") or "scrapybot"
     if (not isinstance(namespace, str) or not namespace.strip()
             or any(c in namespace for c in "{}*?[]\\") or any(c.isspace() for c in namespace)):
         raise BadSettingError(
-            f"PROXYERRORS_REDIS_NAMESPACE={namespace!r}: expected a non-empty name without "
-            "blanks, braces or glob characters")
+            f"{name}={namespace!r}: expected a non-empty name without blanks, braces or "
+            "glob characters (the PROXYERRORS_REDIS_NAMESPACE of RedisState)")
 
     raw_timeout = settings.get("PROXYERRORS_REDIS_TIMEOUT", 1.0)
     try:

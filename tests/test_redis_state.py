@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 from scrapy_proxyerrors import BadSettingError, RouteState
@@ -136,6 +139,27 @@ def test_bad_settings_name_the_setting_and_hide_the_password(values: dict[str, A
     with pytest.raises(BadSettingError, match=setting) as info:
         read_settings(_settings(**values))
     assert SECRET not in str(info.value)
+
+
+_junk = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30), st.lists(st.text(max_size=5), max_size=2),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+    st.sampled_from(["redis://h", f"redis://:{SECRET}@h:x", "unix://", f"rediss://u:{SECRET}@"]),
+)
+
+
+@given(values=st.dictionaries(st.sampled_from(
+    ["PROXYERRORS_REDIS_URL", "REDIS_URL", "PROXYERRORS_REDIS_PARAMS",
+     "PROXYERRORS_REDIS_NAMESPACE", "PROXYERRORS_REDIS_TIMEOUT", "BOT_NAME"]), _junk,
+    min_size=1, max_size=3))
+def test_junk_settings_raise_only_bad_setting_errors(values: dict[str, Any]) -> None:
+    try:
+        read_settings(Settings(values))
+    except BadSettingError as exc:
+        message = str(exc)
+        assert any(name in message for name in values), message
+        assert SECRET not in message
 
 
 def test_unknown_client_parameter_stops_the_crawl_naming_the_setting() -> None:
