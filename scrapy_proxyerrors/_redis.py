@@ -469,6 +469,11 @@ class RedisState:
                 lease = self._leases.get(key)
                 if lease is None:
                     lease = self._leases[key] = _Lease()
+                slots = lease.slots
+                # Slots left unused for more than one interval are given up:
+                # spent all at once they would be a burst above the rate.
+                while slots and slots[0] < now - interval:
+                    slots.popleft()
                 # Ask for the next batch when half of this one is used, so
                 # that it is there before the last slot is.
                 want_more = len(lease.slots) * 2 <= lease.size and not lease.pending
