@@ -92,6 +92,18 @@ def subscribed(server: RedisServer, count: int) -> None:
              >= count)
 
 
+def pair(states: Callable[..., RedisState], server: RedisServer,
+         cls: type[RedisState] = ShortState, **kwargs: Any
+         ) -> tuple[RedisState, RedisState, Events]:
+    """Two connected, subscribed processes' views; the second one's listener."""
+    a, b = states(cls, **kwargs), states(cls)
+    events = Events()
+    b.add_listener(events)
+    connected(a, b)
+    subscribed(server, 2)
+    return a, b, events
+
+
 def stats() -> Any:
     crawler = get_crawler()
     from scrapy.statscollectors import MemoryStatsCollector
@@ -188,11 +200,7 @@ def test_from_crawler_builds_a_route_state(proxyerrors_redis: RedisServer) -> No
 
 def test_a_pause_by_one_process_is_seen_by_the_other(
         states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
-    a, b = states(RedisState), states(RedisState)
-    events = Events()
-    b.add_listener(events)
-    connected(a, b)
-    subscribed(proxyerrors_redis, 2)
+    a, b, events = pair(states, proxyerrors_redis, RedisState)
     until = time.time() + 30
     a.pause("soax#f1a2", until)
     wait_for(lambda: b.paused_until("soax#f1a2") > 0)
@@ -213,11 +221,7 @@ def test_a_pause_by_one_process_is_seen_by_the_other(
 
 def test_failure_streaks_cooldowns_and_learned_facts_are_shared(
         states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
-    a, b = states(RedisState), states(RedisState)
-    events = Events()
-    b.add_listener(events)
-    connected(a, b)
-    subscribed(proxyerrors_redis, 2)
+    a, b, events = pair(states, proxyerrors_redis, RedisState)
     now = time.time()
     first = a.record_failure("isp:1.2.3.4", now, 10.0)
     assert first == pytest.approx(now + 10)
@@ -254,9 +258,7 @@ def test_a_process_starting_later_resyncs_what_others_wrote(
 
 def test_pacing_is_one_token_bucket_for_all_processes(
         states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
-    a, b = states(), states()
-    connected(a, b)
-    subscribed(proxyerrors_redis, 2)
+    a, b, _ = pair(states, proxyerrors_redis)
     rate = 20.0
     a.set_rate("acct", rate, time.time() + 60)
     wait_for(lambda: b.rate("acct") == rate)
@@ -280,11 +282,7 @@ def test_pacing_is_one_token_bucket_for_all_processes(
 
 def test_a_stop_reaches_every_process(
         states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
-    a, b = states(), states()
-    events = Events()
-    b.add_listener(events)
-    connected(a, b)
-    subscribed(proxyerrors_redis, 2)
+    a, b, events = pair(states, proxyerrors_redis)
     a.stop("proxyerrors_auth", "soax/AUTH_FAILED@host-1")
     assert a.stopped() == ("proxyerrors_auth", "soax/AUTH_FAILED@host-1")
     wait_for(lambda: b.stopped() is not None)
@@ -391,11 +389,7 @@ def test_redis_killed_mid_crawl_one_warning_then_reconnect_and_resync(
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="scrapy_proxyerrors._redis")
     collector = stats()
-    a, b = states(stats=collector), states()
-    events = Events()
-    b.add_listener(events)
-    connected(a, b)
-    subscribed(proxyerrors_redis, 2)
+    a, b, _ = pair(states, proxyerrors_redis, stats=collector)
     a.pause("before", time.time() + 60)
     wait_for(lambda: b.paused_until("before") > 0)
 
