@@ -230,12 +230,14 @@ def _read_settings(settings: BaseSettings) -> tuple[str, dict[str, Any], str, fl
 class _Lease:
     """Slots of the shared token bucket this process reserved (local clock)."""
 
-    __slots__ = ("pending", "size", "slots")
+    __slots__ = ("asked", "broken_until", "pending", "size", "slots")
 
     def __init__(self) -> None:
         self.slots: collections.deque[float] = collections.deque()
         self.size = 0  # slots of the last lease
         self.pending = False  # a lease request is queued
+        self.asked = 0.0  # when it was queued
+        self.broken_until = 0.0  # a lease failed: pace locally until then
 
 
 class RedisState:
@@ -465,6 +467,7 @@ class RedisState:
             interval = 1.0 / rate
             if not self._connected:
                 return self._take_local(key, now, interval)
+            local = False
             with self._lock:
                 lease = self._leases.get(key)
                 if lease is None:
@@ -476,22 +479,25 @@ class RedisState:
                     slots.popleft()
                 # Ask for the next batch when half of this one is used, so
                 # that it is there before the last slot is.
-                want_more = len(lease.slots) * 2 <= lease.size and not lease.pending
+                want_more = (len(slots) * 2 <= lease.size and not lease.pending
+                             and lease.broken_until <= now)
                 if want_more:
                     lease.pending = True
-                if lease.slots:
-                    slot = lease.slots[0]
-                    if slot <= now:
-                        lease.slots.popleft()
-                        wait = 0.0
-                    else:
-                        wait = slot - now
-                else:
-                    wait = interval
+                    lease.asked = now
+                wait = interval
+                if slots:
+                    wait = max(0.0, slots[0] - now)
+                    if wait == 0.0:
+                        slots.popleft()
+                elif lease.broken_until > now or (
+                        lease.pending and now - lease.asked > self.timeout):
+                    # No slot from Redis in time (a long write queue, a refused
+                    # script): pace this process by itself rather than stall.
+                    local = True
             if want_more:
                 size = max(1, min(self.LEASE_MAX, int(rate / 5)))
                 self._enqueue(("lease", key, interval, size))
-            return wait
+            return self._take_local(key, now, interval) if local else wait
         except Exception:
             self._error("take")
             return 0.0
@@ -777,6 +783,7 @@ class RedisState:
                     lease = self._leases.get(key)
                     if lease is not None:
                         lease.pending = False
+                        lease.broken_until = time.time() + self.BACKOFF[1]
                 raise
             with self._lock:
                 lease = self._leases.setdefault(key, _Lease())

@@ -451,3 +451,89 @@ def test_an_acl_user_limited_to_the_namespace_is_enough(
     wrong = states(url=f"unix://crawler:wrong-{SECRET}@{proxyerrors_redis.socket}")
     wait_for(lambda: wrong.errors > 0)
     assert SECRET not in caplog.text
+
+
+def test_a_refused_lease_paces_locally_instead_of_stalling(
+        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
+    # A user that may not run scripts: every lease is refused.
+    proxyerrors_redis.client().execute_command(
+        "ACL", "SETUSER", "noscripts", "on", f">{SECRET}", f"~proxyerrors:{{{NS}}}:*",
+        "&*", "+@all", "-@scripting")
+    state = states(url=f"unix://noscripts:{SECRET}@{proxyerrors_redis.socket}")
+    connected(state)
+    rate = 20.0
+    state.set_rate("acct", rate, time.time() + 60)
+    taken: list[float] = []
+    stop_at = time.time() + 1.5
+    while time.time() < stop_at:
+        now = time.time()
+        if state.take("acct", now) == 0.0:
+            taken.append(now)
+        time.sleep(0.002)
+    assert state.errors > 0
+    worst = max(sum(1 for t in taken if start <= t < start + 1.0) for start in taken)
+    assert rate / 2 <= len(taken) and worst <= rate + 1
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+_keys = st.sampled_from(["a", "b", "soax#1|shop.test"])
+_ops = st.lists(st.one_of(
+    st.tuples(st.just("pause"), _keys, st.floats(0, 100)),
+    st.tuples(st.just("record_failure"), _keys, st.floats(0, 50)),
+    st.tuples(st.just("record_success"), _keys),
+    st.tuples(st.just("learn"), _keys, st.sampled_from(["soax", "helodata"])),
+    st.tuples(st.just("set_rate"), _keys, st.sampled_from([0.0, -1.0, 2.0, 10.0, math.inf]),
+              st.floats(1, 100)),
+    st.tuples(st.just("take"), _keys),
+    st.tuples(st.just("stop"), st.sampled_from(["proxyerrors_auth", "proxyerrors_quota"])),
+    st.tuples(st.just("tick"), st.floats(0, 5)),
+), max_size=25)
+
+
+@given(ops=_ops)
+def test_without_redis_it_answers_exactly_as_memory_state(ops: list[tuple[Any, ...]]) -> None:
+    """Redis away, a RedisState is the in-memory state: same answers to everything."""
+    from scrapy_proxyerrors import MemoryState
+
+    base = time.time()
+    clock = _Clock()
+    clock.now = base
+    memory = MemoryState(clock=clock)
+    shared = RedisState("unix:///nonexistent/redis.sock", namespace=NS, timeout=0.1)
+    shared._warned = True  # keep the log quiet across examples
+    try:
+        for op in ops:
+            kind, *args = op
+            now = clock.now
+            if kind == "tick":
+                clock.now += args[0]
+                continue
+            if kind == "pause":
+                calls: list[tuple[str, tuple[Any, ...]]] = [("pause", (args[0], now + args[1]))]
+            elif kind == "record_failure":
+                calls = [("record_failure", (args[0], now, args[1]))]
+            elif kind == "set_rate":
+                calls = [("set_rate", (args[0], args[1], base + 1e6 + args[2]))]
+            elif kind == "take":
+                calls = [("take", (args[0], now))]
+            elif kind == "stop":
+                calls = [("stop", (args[0], "x"))]
+            else:
+                calls = [(kind, tuple(args))]
+            for name, call_args in calls:
+                assert getattr(shared, name)(*call_args) == getattr(memory, name)(*call_args)
+            for key in ("a", "b", "soax#1|shop.test"):
+                assert shared.paused_until(key) == memory.paused_until(key)
+                assert shared.cooling_until(key) == memory.cooling_until(key)
+                assert shared.learned(key) == memory.learned(key)
+                assert shared.rate(key) == memory.rate(key)
+            assert shared.stopped() == memory.stopped()
+    finally:
+        shared.close()
