@@ -114,24 +114,43 @@ class RedisServer:
 
 def redis_server_path() -> str | None:
     """Path of ``redis-server`` or ``None``."""
-    return shutil.which("redis-server")
+    return shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def _missing(reason: str) -> None:
+    if _in_ci():
+        pytest.fail(f"CI=true but {reason}: the Redis tests are mandatory in CI", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
 
 
 def require_redis_server() -> str:
     """``redis-server``'s path; skip the test without it (fail when ``CI=true``)."""
     path = redis_server_path()
     if path is None:
-        message = "redis-server is not installed (apt-get install redis-server)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message + ": the Redis tests are mandatory in CI")
-        pytest.skip(message)
+        _missing("redis-server is not installed (apt-get install redis-server; "
+                 ".ci/install-system-deps installs it)")
+    assert path is not None
     return path
+
+
+def require_redis_package() -> Any:
+    """The ``redis`` module; skip without it (fail when ``CI=true``)."""
+    try:
+        import redis
+    except ImportError:
+        _missing("the redis package is not installed (pip install scrapy-proxyerrors[redis])")
+    return redis
 
 
 @pytest.fixture
 def proxyerrors_redis() -> Iterator[RedisServer]:
     """A started ``redis-server`` on a Unix socket, killed at the end of the test."""
-    pytest.importorskip("redis", reason="needs the redis package (scrapy-proxyerrors[redis])")
+    require_redis_package()
     # A short directory: a Unix socket's path is limited to about 100 bytes.
     directory = Path(tempfile.mkdtemp(prefix="pe-redis-"))
     server = RedisServer(directory, require_redis_server()).start()

@@ -20,11 +20,12 @@ import pytest
 
 from scrapy_proxyerrors._identity import account_user, fingerprint
 from scrapy_proxyerrors.emulator import Emulator
+from scrapy_proxyerrors.testing import require_redis_package
 
 if TYPE_CHECKING:
     from scrapy_proxyerrors.testing import RedisServer
 
-pytest.importorskip("redis")
+require_redis_package()
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 4

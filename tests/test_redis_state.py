@@ -21,13 +21,14 @@ from scrapy.utils.test import get_crawler
 
 from scrapy_proxyerrors import BadSettingError, RouteState
 from scrapy_proxyerrors._redis import ERRORS_STAT, RedisState, read_settings
+from scrapy_proxyerrors.testing import require_redis_package
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from scrapy_proxyerrors.testing import RedisServer
 
-redis = pytest.importorskip("redis")
+redis = require_redis_package()
 
 NS = "testns"
 SECRET = "s3cr3t-Pa55"
