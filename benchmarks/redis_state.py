@@ -288,7 +288,7 @@ def render(data: dict[str, Any]) -> str:
         ["propagation p99 / max (ms)",
          f"{sim['delay_ms_p99']:.1f} / {sim['delay_ms_max']:.1f}", "(report)", ""],
         ["changes received / expected",
-         f"{sim['changes_received']:,} / {sim['expected_received']:,}", "all", ""],
+         f"{sim['changes_received']:,} / {sim['expected_received']:,}", "(report)", ""],
         ["CPU of one process (% of a core, median)", round(sim["process_cpu_percent"], 1),
          "(report)", ""],
         ["process CPU per change received (us)", round(sim["cpu_us_per_received"], 1),
