@@ -393,7 +393,9 @@ class RedisState:
     def record_failure(self, route: str, now: float, cooldown: float) -> float:
         try:
             with self._lock:
-                streak = self._streaks.get(route, 0)
+                # Popped and put back: the least recently failed streak is
+                # the first to go when the table is full (as MemoryState).
+                streak = self._streaks.pop(route, 0)
                 self._streaks[route] = streak + 1
                 growth = min(2.0 ** min(streak, 16), self.MAX_GROWTH)
                 rest = cooldown if math.isinf(cooldown) else cooldown * growth
@@ -832,7 +834,9 @@ class RedisState:
                 key = k.decode()
                 rate_text, until_text = v.decode().split()
                 entry = (float(rate_text), float(until_text) - off)
-                if self._rates.get(key) != entry:
+                local = self._rates.get(key)
+                # Later until wins: a rate set here and not yet written stays.
+                if local is None or entry[1] > local[1]:
                     self._rates[key] = entry
                     changed.append(("rate", key))
             if stop is not None and self._stop is None:
