@@ -56,7 +56,7 @@ from ._stats import stat_key
 from .exceptions import BadSettingError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
@@ -816,31 +816,29 @@ class RedisState:
         with self._lock:
             for table, raw, kind in ((self._pauses, pauses, "pause"),
                                      (self._cooling, cooling, "cooldown")):
-                for k, v in raw.items():
-                    key, until = k.decode(), float(v) - off
+                for key, until in _entries(raw, lambda v: float(v) - off):
                     if until > table.get(key, 0.0):
                         table[key] = until
                         changed.append((kind, key))
-            for k, v in streaks.items():
-                key, streak = k.decode(), int(v)
+                self._prune_local(table, time.time())
+            for key, streak in _entries(streaks, int):
                 if streak > self._streaks.get(key, 0):
                     self._streaks[key] = streak
-            for k, v in learned.items():
-                key, provider = k.decode(), v.decode()
+            self._bound(self._streaks)
+            for key, provider in _entries(learned, _text):
                 if self._learned.get(key) != provider:
                     self._learned[key] = provider
                     changed.append(("learn", key))
-            for k, v in rates.items():
-                key = k.decode()
-                rate_text, until_text = v.decode().split()
-                entry = (float(rate_text), float(until_text) - off)
+            self._bound(self._learned)
+            for key, entry in _entries(rates, lambda v: _rate_entry(v, off)):
                 local = self._rates.get(key)
                 # Later until wins: a rate set here and not yet written stays.
                 if local is None or entry[1] > local[1]:
                     self._rates[key] = entry
                     changed.append(("rate", key))
-            if stop is not None and self._stop is None:
-                reason, origin, at = json.loads(stop)
+            found = _parse_stop(stop) if stop is not None else None
+            if found is not None and self._stop is None:
+                reason, origin, at = found
                 if at - off >= self._start - self.STOP_GRACE:
                     self._stop = (reason, origin)
                     changed.append(("stop", reason))
@@ -868,7 +866,11 @@ class RedisState:
                 while not self._closing:
                     message = pubsub.get_message(timeout=0.2)
                     if message is not None and message.get("type") == "message":
-                        self._apply(message["data"])
+                        try:
+                            self._apply(message["data"])
+                        except (ValueError, TypeError, IndexError, KeyError):
+                            # Someone else's (or another version's) message.
+                            logger.debug("an unreadable event is ignored")
             except Exception as exc:
                 if self._closing:
                     break
@@ -884,11 +886,7 @@ class RedisState:
 
     def _apply(self, data: bytes) -> None:
         """Apply one change published by a process (our own are skipped)."""
-        try:
-            sender, kind, *fields = json.loads(data)
-        except (ValueError, TypeError):
-            self._error("listener", ValueError("unreadable event"))
-            return
+        sender, kind, *fields = json.loads(data)
         if sender == self._id:
             return
         self.received += 1
@@ -932,6 +930,35 @@ class RedisState:
                     self._call(self._stats.set_value, STOP_FROM_STAT, fields[1])
         if notify is not None:
             self._notify(*notify)
+
+
+def _text(value: bytes | str) -> str:
+    """A reply as text (bytes, or str with ``decode_responses=True``)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _rate_entry(value: bytes | str, offset: float) -> tuple[float, float]:
+    rate_text, until_text = _text(value).split()
+    return float(rate_text), float(until_text) - offset
+
+
+def _parse_stop(value: bytes | str) -> tuple[str, str, float] | None:
+    try:
+        reason, origin, at = json.loads(value)
+        return str(reason), str(origin), float(at)
+    except (ValueError, TypeError):
+        logger.debug("an unreadable stop in Redis is ignored")
+        return None
+
+
+def _entries(raw: Mapping[Any, Any], parse: Callable[[Any], Any]) -> Iterator[tuple[str, Any]]:
+    """The hash's fields parsed; one that does not parse (written by someone
+    else, or by another version) is skipped, not a reason to stop syncing."""
+    for field, value in raw.items():
+        try:
+            yield _text(field), parse(value)
+        except (ValueError, TypeError, UnicodeDecodeError):
+            logger.debug("an unreadable entry in Redis is ignored")
 
 
 def _is_connection_error(exc: BaseException) -> bool:

@@ -538,3 +538,26 @@ def test_without_redis_it_answers_exactly_as_memory_state(ops: list[tuple[Any, .
             assert shared.stopped() == memory.stopped()
     finally:
         shared.close()
+
+
+def test_junk_in_redis_is_skipped_and_decoded_replies_work(
+        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
+    client = proxyerrors_redis.client()
+    seconds, _ = client.time()
+    prefix = f"proxyerrors:{{{NS}}}:"
+    client.hset(prefix + "pause", mapping={"good": seconds + 60, "bad": "soon"})
+    client.hset(prefix + "rate", mapping={"good": f"5.0 {seconds + 60}", "bad": "fast"})
+    client.hset(prefix + "streak", mapping={"bad": "many"})
+    client.set(prefix + "stop", "not json")
+    state = states(RedisState, params={"decode_responses": True})
+    listener = states(RedisState)
+    connected(state, listener)
+    wait_for(lambda: state.paused_until("good") > 0 and listener.paused_until("good") > 0)
+    assert state.rate("good") == 5.0 and state.stopped() is None
+    assert state.paused_until("bad") == 0.0
+    subscribed(proxyerrors_redis, 2)
+    client.publish(prefix + "events", "junk")
+    client.publish(prefix + "events", json.dumps(["other", "pause", "x", None]))
+    state.pause("after", time.time() + 60)
+    wait_for(lambda: listener.paused_until("after") > 0)
+    assert state.errors == listener.errors == 0
