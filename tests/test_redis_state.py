@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import pytest_twisted
 from hypothesis import given
 from hypothesis import strategies as st
 from scrapy.settings import Settings
@@ -561,3 +562,42 @@ def test_junk_in_redis_is_skipped_and_decoded_replies_work(
     state.pause("after", time.time() + 60)
     wait_for(lambda: listener.paused_until("after") > 0)
     assert state.errors == listener.errors == 0
+
+
+def test_a_stop_announced_just_before_close_still_reaches_the_others(
+        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
+    a, b, _ = pair(states, proxyerrors_redis)
+    a.stop("proxyerrors_auth", "soax/AUTH_FAILED@a")
+    a.close()  # at once, as a closing crawl does
+    wait_for(lambda: b.stopped() is not None)
+    assert b.stopped() == ("proxyerrors_auth", "soax/AUTH_FAILED@a")
+
+
+@pytest_twisted.inlineCallbacks
+def test_from_crawler_hands_listener_calls_to_the_reactor_thread(
+        proxyerrors_redis: RedisServer) -> Any:
+    from twisted.internet import reactor
+    from twisted.internet.task import deferLater
+
+    crawler = get_crawler(settings_dict={"PROXYERRORS_REDIS_URL": proxyerrors_redis.url,
+                                         "BOT_NAME": NS})
+    state = RedisState.from_crawler(crawler)
+    other = RedisState(proxyerrors_redis.url, namespace=NS)
+    threads: list[str] = []
+    state.add_listener(lambda kind, key: threads.append(threading.current_thread().name))
+    try:
+        for _ in range(500):
+            subscribers = proxyerrors_redis.client().pubsub_numsub(state.channel)[0][1]
+            if state.connected and other.connected and subscribers >= 2:
+                break
+            yield deferLater(reactor, 0.01, lambda: None)
+        other.pause("acct", time.time() + 60)
+        for _ in range(500):
+            if threads:
+                break
+            yield deferLater(reactor, 0.01, lambda: None)
+        assert threads == [threading.main_thread().name]
+        assert state.paused_until("acct") > 0
+    finally:
+        state.close()
+        other.close()
