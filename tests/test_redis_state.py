@@ -601,3 +601,25 @@ def test_from_crawler_hands_listener_calls_to_the_reactor_thread(
     finally:
         state.close()
         other.close()
+
+
+@pytest.mark.parametrize(("setting", "value"), [
+    ("PROXYERRORS_REDIS_URL", f"http://:{SECRET}@127.0.0.1:6379"),
+    ("PROXYERRORS_REDIS_TIMEOUT", -1),
+    ("PROXYERRORS_REDIS_PARAMS", {"no_such_parameter": True}),
+])
+@pytest_twisted.inlineCallbacks
+def test_a_bad_redis_setting_fails_the_crawl_before_any_request(setting: str, value: Any) -> Any:
+    from scrapy_proxyerrors.emulator import Emulator
+    from tests.crawling import Outcome, make_crawler
+
+    with Emulator("soax") as emu:
+        outcome = Outcome()
+        crawler = make_crawler({"PROXYERRORS_STATE": "scrapy_proxyerrors.RedisState",
+                                "PROXYERRORS_REDIS_URL": f"redis://:{SECRET}@127.0.0.1:1/0",
+                                setting: value})
+        with pytest.raises(BadSettingError, match=setting) as info:
+            yield crawler.crawl(requests=[(emu.target_url("/page/1"),
+                                           {"proxy": emu.proxy_url()})], outcome=outcome)
+        assert emu.requests == []
+    assert SECRET not in str(info.value)
