@@ -623,3 +623,21 @@ def test_a_bad_redis_setting_fails_the_crawl_before_any_request(setting: str, va
                                            {"proxy": emu.proxy_url()})], outcome=outcome)
         assert emu.requests == []
     assert SECRET not in str(info.value)
+
+
+def test_the_local_mirror_is_bounded_but_keeps_active_windows() -> None:
+    state = RedisState("unix:///nonexistent/redis.sock", namespace=NS, timeout=0.1,
+                       max_entries=100)
+    state._warned = True
+    try:
+        for i in range(10_000):
+            state.record_failure(f"route-{i}", float(i), 1.0)  # long over
+            state.pause(f"acct-{i}", float(i) + 1)
+            state.learn(f"10.0.0.{i}:80", "soax")
+        assert len(state) < 1_000 and len(state._learned) <= 100
+        future = time.time() + 3600
+        for i in range(500):
+            state.pause(f"live-{i}", future)
+        assert all(state.paused_until(f"live-{i}") == future for i in range(500))
+    finally:
+        state.close()
