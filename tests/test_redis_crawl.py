@@ -113,16 +113,23 @@ class Trigger:
             return self.reply()
 
 
-@pytest.mark.parametrize("shared", MODES)
+@pytest.mark.parametrize(("shared", "named"), [
+    pytest.param(True, True, id="redis"),
+    pytest.param(False, True, id="memory-control"),
+    # No PROXYERRORS_PROVIDER: every process must key the account the same
+    # way before it has seen a SOAX error itself (shared learned facts).
+    pytest.param(True, False, id="redis-provider-learned", marks=NEEDS_SCHEDULER),
+])
 def test_retry_after_in_one_process_holds_every_process(
-        shared: bool, proxyerrors_redis: RedisServer) -> None:
+        shared: bool, named: bool, proxyerrors_redis: RedisServer) -> None:
     with Emulator("soax", "ok", delay=0.05) as emu:
         trigger = Trigger(emu, lambda: emu.error_reply("RATE_LIMIT_EXCEEDED", retry_after=3))
         emu.set_responder(trigger)
-        # The provider is named: the middleware before the scheduler (issue 11)
-        # keys an account by what each process has learned itself.
-        settings = {**_state_settings(shared, proxyerrors_redis), "CONCURRENT_REQUESTS": 2,
-                    "PROXYERRORS_PROVIDER": "soax"}
+        settings = {**_state_settings(shared, proxyerrors_redis), "CONCURRENT_REQUESTS": 2}
+        if named:
+            # The middleware before the scheduler (issue 11) keys an account
+            # by what each process has learned itself.
+            settings["PROXYERRORS_PROVIDER"] = "soax"
         procs = [start_worker(w, urls_for(emu, w, 300), emu.proxy_url(
             user=f"package-1-sessionid-w{w}"), settings) for w in range(WORKERS)]
         results = [finish(p) for p in procs]
