@@ -51,6 +51,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from ._config import DEFAULTS
 from ._redact import redact_text
 from ._stats import stat_key
 from .exceptions import BadSettingError
@@ -216,7 +217,7 @@ def _read_settings(settings: BaseSettings) -> tuple[str, dict[str, Any], str, fl
             f"{name}={namespace!r}: expected a non-empty name without blanks, braces or "
             "glob characters (the PROXYERRORS_REDIS_NAMESPACE of RedisState)")
 
-    raw_timeout = settings.get("PROXYERRORS_REDIS_TIMEOUT", 1.0)
+    raw_timeout = settings.get("PROXYERRORS_REDIS_TIMEOUT", DEFAULTS["PROXYERRORS_REDIS_TIMEOUT"])
     try:
         timeout = float(raw_timeout)
     except (TypeError, ValueError, OverflowError):
