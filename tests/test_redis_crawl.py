@@ -202,7 +202,8 @@ def test_a_shared_limit_at_95_percent_provokes_at_most_1_percent_429s(
         results = [finish(p) for p in procs]
         records = [r for r in emu.requests if r.kind == "plain"]
     refused = [r for r in records if r.status == 429]
-    assert all(res["ok"] == 40 for res in results)
+    if shared:  # without sharing, requests may also run out of retries
+        assert all(res["ok"] == 40 for res in results)
     assert (len(refused) <= 0.01 * len(records)) is shared, (len(refused), len(records))
 
 
