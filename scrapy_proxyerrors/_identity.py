@@ -86,7 +86,8 @@ class Identity:
     """Resolves profile, route and account of requests, with bounded caches.
 
     *warn* is called with ``(key, message, args)`` for an unknown
-    ``proxyerrors_provider``, once per name.
+    ``proxyerrors_provider``, once per name; *on_password* with each proxy
+    password met (so that the crawl can mask it).
     """
 
     def __init__(
@@ -96,12 +97,14 @@ class Identity:
         state: RouteState,
         warn: Callable[[str, str, dict[str, object]], None],
         meta_provider: str = "proxyerrors_provider",
+        on_password: Callable[[str], None] | None = None,
     ) -> None:
         self.profiles = profiles
         self.provider = provider
         self.state = state
         self._warn = warn
         self._meta_provider = meta_provider
+        self._on_password = on_password
         # proxy URL -> profile name ("" for none); host:port -> proxy URLs cached
         self._proxy_profiles: LRU[str, str] = LRU()
         self._by_hostport: LRU[str, set[str]] = LRU()
@@ -190,7 +193,11 @@ class Identity:
             key = (proxy, request.headers.get(b"Proxy-Authorization"), name)
             found = self._routes.get(key)
             if found is None:
-                found = self._proxy_route(proxy, self.credentials(request), profile)
+                creds = self.credentials(request)
+                if creds is not None and creds.password and self._on_password is not None:
+                    # Seen once per route: providers echo it in error details.
+                    self._on_password(creds.password)
+                found = self._proxy_route(proxy, creds, profile)
                 self._routes.put(key, found)
             return found
         parsed = urlparse_cached(request)

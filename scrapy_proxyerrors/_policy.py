@@ -303,32 +303,27 @@ def plan_plain(
 ) -> Plan:
     """The plan for a reply or exception no provider spoke for (Scrapy's retry).
 
-    *status* is the reply's (``None`` for an exception). A 429/503 with
-    ``Retry-After`` waits that long (at least the backoff) on the throttle
-    budget; a wait longer than ``max_wait`` gives the retry up, as the plugin
-    does not hold a request that long. *route_failure*: a connection failure
-    through a proxy, which rests the route and rotates where possible.
+    *status* is the reply's (``None`` for an exception). It spends
+    ``RETRY_TIMES`` exactly as ``RetryMiddleware`` would; the attempt waits the
+    backoff, or a 429/503's ``Retry-After`` (at least the backoff). A
+    ``Retry-After`` longer than ``max_wait`` gives the retry up (``PASS``): the
+    plugin does not hold a request that long. *route_failure*: a connection
+    failure through a proxy, which rests the route and rotates where possible.
     *outage*: a failure of a scraping API's own service (its breaker counts it).
     """
-    floor = backoff(attempt.retries, cfg.backoff_base, cfg.backoff_max, rng)
+    wait = backoff(attempt.retries, cfg.backoff_base, cfg.backoff_max, rng)
     asked = parse_retry_after(retry_after, now) if retry_after else None
     if asked is not None and status in RETRY_AFTER_STATUSES:
-        wait = max(asked, backoff(attempt.throttled, cfg.backoff_base, cfg.backoff_max, rng))
-        if wait > cfg.max_wait:
-            return Plan(Action.PASS, escalated_from=wait, give_up="Retry-After longer than "
-                        "PROXYERRORS_MAX_WAIT")
-        return Plan(
-            Action.RETRY,
-            wait,
-            Budget.THROTTLE,
-            give_up=_throttle_give_up(wait, attempt, now, cfg),
-        )
-    if asked is not None:
-        # Retry-After on another status (e.g. 500): a hint for this request only.
-        floor = max(floor, min(asked, cfg.max_wait))
+        if asked > cfg.max_wait:
+            return Plan(
+                Action.PASS,
+                escalated_from=asked,
+                give_up="Retry-After longer than PROXYERRORS_MAX_WAIT",
+            )
+        wait = max(wait, asked)
     return Plan(
         Action.ROTATE if route_failure else Action.RETRY,
-        floor,
+        wait,
         Budget.RETRY,
         cooldown=cfg.route_cooldown if route_failure else 0.0,
         outage=outage,
