@@ -329,6 +329,9 @@ class RedisState:
         self._leases: dict[str, _Lease] = {}
         self._local_tat: dict[str, float] = {}
         self._stop: tuple[str, str] | None = None
+        self._stop_remote = False  # the stop came from another process
+        self._stop_announced = False
+        self._wait_for_open = False  # from_crawler: announce a found stop on spider_opened
         self._listeners: list[Callable[[str, str], None]] = []
 
         self._offset = 0.0  # server clock - local clock
@@ -372,6 +375,15 @@ class RedisState:
         state.wait_synced(timeout)
         from scrapy import signals
 
+        # A stop found on start is announced once the spider is open: a
+        # scheduler can only close a spider that is open.
+        state._wait_for_open = True
+
+        def opened() -> None:
+            state._wait_for_open = False
+            state._announce_stop()
+
+        crawler.signals.connect(opened, signal=signals.spider_opened, weak=False)
         crawler.signals.connect(state.close, signal=signals.engine_stopped)
         return state
 
@@ -518,8 +530,27 @@ class RedisState:
         return self._stop
 
     def add_listener(self, listener: Callable[[str, str], None]) -> None:
-        """Call ``listener(kind, key)`` on each change made by another process."""
+        """Call ``listener(kind, key)`` on each change made by another process.
+
+        The rates already known (found on start, typically before the
+        scheduler adds its listener) are announced to the new listener at
+        once: a key is only paced once someone says it is. A stop found on
+        start is announced when the spider opens (``from_crawler``), or here
+        without a crawler.
+        """
         self._listeners.append(listener)
+        for key in list(self._rates):
+            self._call(_safe_listener, listener, "rate", key)
+        if not self._wait_for_open:
+            self._announce_stop()
+
+    def _announce_stop(self) -> None:
+        """Tell the listeners about a stop from another process, once."""
+        stop = self._stop
+        if stop is not None and self._stop_remote and self._listeners \
+                and not self._stop_announced:
+            self._stop_announced = True
+            self._notify("stop", stop[0])
 
     def close(self) -> None:
         """Send what is queued (a stop above all: bounded by a few timeouts),
@@ -842,12 +873,14 @@ class RedisState:
                 reason, origin, at = found
                 if at - off >= self._start - self.STOP_GRACE:
                     self._stop = (reason, origin)
-                    changed.append(("stop", reason))
+                    self._stop_remote = True
                     if self._stats is not None:
                         self._call(self._stats.set_value, STOP_FROM_STAT, origin)
         self._synced.set()
         for kind, key in changed:
             self._notify(kind, key)
+        if not self._wait_for_open:
+            self._announce_stop()
 
     # ---------------------------------------------------------- listener thread
 
@@ -926,11 +959,13 @@ class RedisState:
             elif kind == "stop" and self._stop is None:
                 # Published while this process runs: honoured whatever its age.
                 self._stop = (fields[0], fields[1])
-                notify = ("stop", fields[0])
+                self._stop_remote = True
                 if self._stats is not None:
                     self._call(self._stats.set_value, STOP_FROM_STAT, fields[1])
         if notify is not None:
             self._notify(*notify)
+        if kind == "stop" and not self._wait_for_open:
+            self._announce_stop()
 
 
 def _text(value: bytes | str) -> str:
