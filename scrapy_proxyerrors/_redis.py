@@ -302,6 +302,7 @@ class RedisState:
         self._secrets = [s for s in (password, (params or {}).get("password")) if s]
         self._params = dict(params or {})
         self._dispatch = dispatch
+        self._home = threading.current_thread()  # the crawl's thread
         self._stats = stats
         self._max_entries = max_entries
         self._prune_at: dict[int, int] = {}
@@ -615,7 +616,9 @@ class RedisState:
         self._prune_at[id(table)] = max(self._max_entries, 2 * len(table))
 
     def _call(self, func: Callable[..., object], *args: Any) -> None:
-        if self._dispatch is None:
+        # On the crawl's own thread (a listener added, the spider opened) at
+        # once: handed over, it would run after requests already went out.
+        if self._dispatch is None or threading.current_thread() is self._home:
             func(*args)
         else:
             self._dispatch(func, *args)
