@@ -641,3 +641,17 @@ def test_the_local_mirror_is_bounded_but_keeps_active_windows() -> None:
         assert all(state.paused_until(f"live-{i}") == future for i in range(500))
     finally:
         state.close()
+
+
+def test_a_listener_added_after_the_first_resync_hears_of_known_rates_and_the_stop(
+        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
+    a = states(RedisState)
+    connected(a)
+    a.set_rate("acct", 10.0, time.time() + 60)
+    a.stop("proxyerrors_auth", "soax/AUTH_FAILED@a")
+    wait_for(lambda: not a._queue)
+    b = states(RedisState)
+    assert b.wait_synced(10)
+    events = Events()
+    b.add_listener(events)  # as the scheduler does, after the state is built
+    assert events.calls == [("rate", "acct"), ("stop", "proxyerrors_auth")]
