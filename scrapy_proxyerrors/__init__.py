@@ -14,6 +14,7 @@ from ._vocabulary import Action, Category, Scope, Transport
 from .profiles import BUILTIN_PROFILES
 
 if TYPE_CHECKING:
+    from ._redis import RedisState
     from .addon import Addon
     from .exceptions import BadSettingError, ProviderErrorDropped, ProxyTunnelError
     from .middleware import ProxyErrorsMiddleware
@@ -27,6 +28,7 @@ _LAZY = {
     "ProviderErrorDropped": ".exceptions",
     "ProxyTunnelError": ".exceptions",
     "ProxyErrorsMiddleware": ".middleware",
+    "RedisState": "._redis",
 }
 
 
@@ -55,6 +57,7 @@ __all__ = [
     "ProxyTunnelError",
     "RateLimit",
     "RedactingFilter",
+    "RedisState",
     "RouteState",
     "Rule",
     "Scope",

@@ -135,13 +135,17 @@ SETTINGS: tuple[Setting, ...] = (
        "and the stop: any implementation of the `RouteState` protocol. "
        "`scrapy_proxyerrors.RedisState` shares it between processes; see the Scale-out page."),
     _S("PROXYERRORS_REDIS_URL", None,
-       "The Redis server of `RedisState` (`redis://[:password@]host:port/db` or "
-       "`rediss://` for TLS). The password never appears in logs, stats or reports."),
+       "The Redis server of `RedisState` (`redis://[:password@]host:port/db`, "
+       "`rediss://` for TLS, or `unix:///path/redis.sock`). `None`: scrapy-redis' "
+       "`REDIS_URL` when set, else `redis://localhost:6379/0`. The password never "
+       "appears in logs, stats or reports.",
+       shown_default="None (REDIS_URL, else redis://localhost:6379/0)"),
     _S("PROXYERRORS_REDIS_PARAMS", {},
        "Extra keyword arguments for the Redis client of `RedisState` (e.g. "
        "`{\"ssl_ca_certs\": \"...\"}`)."),
-    _S("PROXYERRORS_REDIS_NAMESPACE", "proxyerrors",
-       "The key prefix of `RedisState`: processes that share a namespace share pauses, "
+    _S("PROXYERRORS_REDIS_NAMESPACE", None,
+       "The key prefix of `RedisState` (`None`: `BOT_NAME`): processes that share a "
+       "namespace share pauses, "
        "cooldowns, learned rates and the stop; use one namespace per provider account and "
        "project."),
     _S("PROXYERRORS_REDIS_TIMEOUT", 1.0,
