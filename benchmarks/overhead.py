@@ -1,12 +1,19 @@
-"""The plugin's overhead: per response (microbenchmark) and on a whole crawl.
+"""The plugin's overhead: per response (microbenchmark), at scale, and on a whole crawl.
 
-``python -m benchmarks.overhead [--reps 5] [--pages 10000] [--skip-crawl]``
+``python -m benchmarks.overhead [--reps 5] [--pages 10000] [--skip-crawl] [--skip-scale]
+[--scale-routes 1 100 10000 100000] [--scale-calls 1000]``
 
 1. Per response: ``ProxyErrorsMiddleware.process_request`` + ``process_response``
    on hand-built ``Request``/``Response`` objects, for the success path and for
    each action (retry, rotate, slowdown, drop, stop), against Scrapy's own
    ``RetryMiddleware.process_response`` on the very same responses (it has no
    ``process_request``), in one process. Best of ``--repeat`` runs.
+1b. At scale: a ``PROXYERRORS_PROXIES`` pool of 1, 100, 10,000 and 100,000
+   routes with 0% and 90% of them resting; the cost of a fresh request through
+   ``process_request`` (the pool assigns a proxy) + ``process_response``, for
+   a 200 page and for a route failure (helodata 522), next to the 1-route
+   figure. Only the middleware's public methods are called, so the same code
+   measures any implementation behind them.
 2. A full crawl of ``--pages`` pages of the emulator's target site through the
    emulator's proxy ("ok" scenario: no errors), following every link, with the
    plugin enabled (the add-on) and disabled (``ADDONS = {}``, stock
@@ -17,9 +24,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import logging
+import math
 import statistics
+import time
 import timeit
 from typing import TYPE_CHECKING, Any
 
@@ -338,6 +348,217 @@ def breakdown(repeat: int = 7, number: int = 20_000) -> list[dict[str, Any]]:
     return rows
 
 
+# ---------------------------------------------------------------------- scale
+
+#: Route counts and resting shares of the scale benchmark (the issue's).
+SCALE_ROUTES = (1, 100, 10_000, 100_000)
+SCALE_RESTING = (0.0, 0.9)
+#: Each figure must stay within this factor of the 1-route figure.
+SCALE_TARGET_RATIO = 2.0
+#: Long enough that no route rested by the set-up recovers during the run.
+_SCALE_COOLDOWN = 3600.0
+_SCALE_OK = (200, Headers({"Content-Type": "text/html", "Server": "nginx"}), _PAGE)
+_SCALE_FAIL = _reply("helodata", "upstream-timeout")
+
+
+def _pool(routes: int) -> list[str]:
+    """*routes* proxy URLs, one route each (distinct hosts: 10.x.y.z)."""
+    return [
+        f"http://user:key@10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}:8000"
+        for i in range(1, routes + 1)
+    ]
+
+
+class _Suspended(Exception):
+    """process_request wanted to wait (a pause or a backoff): counted apart."""
+
+
+def _drive_or_count(coro: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise _Suspended
+
+
+def _scale_middleware(
+    routes: int, resting: float, budget: float
+) -> tuple[Any, int, float]:
+    """A middleware over a pool of *routes* proxies, *resting* of them resting.
+
+    Only public methods: each route to rest gets one request through it
+    (``meta["proxy"]`` set, as a user would) answered by helodata's 522
+    ``upstream-timeout``, the documented "rotate to another IP" error; the
+    cooldown is an hour, so the rest holds through the measurement.
+    Routes rested: every one whose index is not a multiple of 10 (for 90%),
+    so healthy routes are spread over the pool, not bunched at its end.
+    The set-up stops after *budget* seconds: returns the routes actually
+    rested and the time taken (a slow set-up is itself a per-failure cost).
+    """
+    crawler = _crawler(
+        {
+            "PROXYERRORS_PROXIES": _pool(routes),
+            "PROXYERRORS_PROVIDER": "helodata",
+            "PROXYERRORS_ROUTE_COOLDOWN": _SCALE_COOLDOWN,
+        }
+    )
+    # The URL's download slot exists, as in a running crawl: a pause queues
+    # behind it instead of suspending process_request.
+    crawler.engine.downloader.slots["shop.example"] = Slot(8, 0.0, 0.0)
+    start = time.perf_counter()
+    mw = build_from_crawler(ProxyErrorsMiddleware, crawler)
+    target = int(routes * resting)
+    rested = 0
+    fail = _response(Request(_URL), _SCALE_FAIL)
+    for index, proxy in enumerate(_pool(routes)):
+        if rested >= target or time.perf_counter() - start > budget:
+            break
+        if resting < 1 and index % 10 == 0:
+            continue
+        request = Request(_URL, meta={"proxy": proxy})
+        with contextlib.suppress(_Suspended):
+            _drive_or_count(mw.process_request(request))
+        out = mw.process_response(request, fail.replace(request=request))
+        if not isinstance(out, Request):
+            raise AssertionError(f"a 522 on {index} gave {type(out).__name__}, not a retry")
+        rested += 1
+    return mw, rested, time.perf_counter() - start
+
+
+def _time_batches(
+    mw: Any, kind: str, calls: int, repeat: int, budget: float
+) -> dict[str, Any]:
+    """Microseconds per fresh request: process_request (the pool assigns a
+    proxy) + process_response (a 200 page for ``response``, helodata's 522
+    for ``failure``). Fresh ``Request`` objects are built outside the timed
+    loop; best of *repeat* batches of up to *calls*, each batch cut short
+    after *budget* seconds (at least 3 calls), so that a cost that grows
+    with the pool cannot stall the run."""
+    reply = _SCALE_OK if kind == "response" else _SCALE_FAIL
+    want = Response if kind == "response" else Request
+    template = _response(Request(_URL), reply)
+    process_request, process_response = mw.process_request, mw.process_response
+    best = math.inf
+    wrong = suspended = done_total = 0
+    for rep in range(repeat + 1):  # the first batch warms up
+        batch = [Request(_URL) for _ in range(calls)]
+        responses = [template.replace(request=r) for r in batch]
+        done = 0
+        start = time.perf_counter()
+        for request, response in zip(batch, responses, strict=True):
+            try:
+                _drive_or_count(process_request(request))
+            except _Suspended:
+                suspended += 1
+            else:
+                out = process_response(request, response)
+                wrong += not isinstance(out, want)
+            done += 1
+            if done >= 3 and time.perf_counter() - start > budget:
+                break
+        elapsed = time.perf_counter() - start
+        done_total += done
+        if rep:
+            best = min(best, elapsed / done)
+    return {"us": best * 1e6, "calls": done_total, "wrong_outcome": wrong,
+            "suspended": suspended}
+
+
+def scale(
+    routes: tuple[int, ...] = SCALE_ROUTES,
+    resting: tuple[float, ...] = SCALE_RESTING,
+    calls: int = 1_000,
+    repeat: int = 3,
+    budget: float = 1.0,
+    setup_budget: float = 30.0,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Per-response and per-failure cost for each pool size and resting share,
+    each next to the 1-route figure of its kind (the target's baseline).
+
+    Successes first, then failures, on one middleware per (size, share):
+    each failure rests the route it went through, so the failures are
+    measured last and few (a fifth of *calls* per batch); the resting count
+    before and after is reported.
+    """
+    rows = []
+    for count in routes:
+        for share in resting:
+            if count == 1 and share:
+                continue  # 90% of one route is none: the 0% row is the figure
+            mw, rested, setup = _scale_middleware(count, share, setup_budget)
+            wanted = int(count * share)
+            for kind in ("response", "failure"):
+                n = calls if kind == "response" else max(10, calls // 5)
+                row = {
+                    "routes": count,
+                    "resting_share": share,
+                    "resting_wanted": wanted,
+                    "resting_at_start": rested,
+                    "kind": kind,
+                    "setup_s": setup,
+                    **_time_batches(mw, kind, n, repeat, budget),
+                }
+                if kind == "failure":
+                    rested = min(count, rested + row["calls"])
+                row["resting_at_end"] = rested
+                rows.append(row)
+                log(
+                    f"  scale: {count:>7,} routes, {share:.0%} resting "
+                    f"({row['resting_at_start']:,} of {wanted:,} rested in {setup:.1f} s), "
+                    f"{kind:<8} {row['us']:10.1f} us"
+                )
+    base = {r["kind"]: r["us"] for r in rows if r["routes"] == min(routes)}
+    for row in rows:
+        row["ratio"] = row["us"] / base[row["kind"]]
+        row["met"] = (
+            row["ratio"] <= SCALE_TARGET_RATIO
+            and not row["wrong_outcome"]
+            and row["resting_at_start"] == row["resting_wanted"]
+        )
+    return {
+        "calls": calls,
+        "repeat": repeat,
+        "budget_s": budget,
+        "setup_budget_s": setup_budget,
+        "rows": rows,
+        "target_ratio": SCALE_TARGET_RATIO,
+        "met": all(r["met"] for r in rows),
+    }
+
+
+def render_scale(data: dict[str, Any]) -> str:
+    rows = [
+        [
+            f"{r['routes']:,}",
+            f"{r['resting_share']:.0%} ({r['resting_at_start']:,}"
+            + (f" of {r['resting_wanted']:,} wanted" if r["resting_at_start"] != r["resting_wanted"]
+               else "")
+            + (f" -> {r['resting_at_end']:,}" if r["resting_at_end"] != r["resting_at_start"]
+               else "")
+            + ")",
+            r["kind"],
+            r["us"],
+            f"{r['ratio']:.2f}x",
+            f"<= {data['target_ratio']:.0f}x: {'met' if r['met'] else 'MISSED'}",
+            r["wrong_outcome"] + r["suspended"],
+        ]
+        for r in data["rows"]
+    ]
+    return "\n".join(
+        [
+            f"Scale: us per fresh request (the pool assigns the proxy) through process_request"
+            f" + process_response, best of {data['repeat']} batches (up to {data['calls']:,} "
+            f"responses or a fifth as many failures, each batch cut at {data['budget_s']} s); "
+            "'failure' = helodata 522 upstream-timeout (rotate); set-up cut at "
+            f"{data['setup_budget_s']:.0f} s",
+            table(["routes", "resting (routes)", "reply", "us", "vs 1 route", "target",
+                   "odd outcomes"], rows),
+        ]
+    )
+
+
 # ----------------------------------------------------------------- full crawl
 
 
@@ -443,9 +664,12 @@ def run(
     repeat: int = 7,
     number: int = 5_000,
     skip_crawl: bool = False,
+    skip_scale: bool = False,
+    scale_routes: tuple[int, ...] = SCALE_ROUTES,
+    scale_calls: int = 1_000,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Both parts; the figures are also written to results/overhead.json."""
+    """All three parts; the figures are also written to results/overhead.json."""
     # call_later() (slot pauses) needs an event loop; nothing ever runs it here.
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     _quiet_logging()
@@ -457,6 +681,7 @@ def run(
         "repeat": repeat,
         "micro": rows,
         "success_breakdown": breakdown(repeat),
+        "scale": None if skip_scale else scale(scale_routes, calls=scale_calls, log=log),
         "crawl": None if skip_crawl else crawl(reps, pages, log),
     }
     targets: dict[str, Any] = {
@@ -465,6 +690,10 @@ def run(
         "success_delta_us": success["delta_us"],
         "success_met": success["delta_us"] < SUCCESS_OVERHEAD_TARGET_US,
     }
+    if data["scale"] is not None:
+        targets["scale_ratio_max"] = SCALE_TARGET_RATIO
+        targets["scale_worst_ratio"] = max(r["ratio"] for r in data["scale"]["rows"])
+        targets["scale_met"] = data["scale"]["met"]
     if data["crawl"] is not None:
         targets["throughput_ratio_min"] = THROUGHPUT_TARGET_RATIO
         targets["throughput_ratio"] = data["crawl"]["throughput_ratio"]
@@ -510,6 +739,8 @@ def render(data: dict[str, Any]) -> str:
              for b in data["success_breakdown"]],
         ),
     ]
+    if data["scale"] is not None:
+        out += ["", render_scale(data["scale"])]
     c = data["crawl"]
     if c is not None:
         on, off = c["summary"]["enabled"], c["summary"]["disabled"]
@@ -542,8 +773,20 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7, help="microbenchmark repeats")
     parser.add_argument("--number", type=int, default=5_000, help="calls per repeat")
     parser.add_argument("--skip-crawl", action="store_true")
+    parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--scale-routes", type=int, nargs="*", default=list(SCALE_ROUTES),
+                        help="pool sizes of the scale benchmark")
+    parser.add_argument("--scale-calls", type=int, default=1_000,
+                        help="responses per scale batch (failures: a fifth)")
     args = parser.parse_args()
-    print(render(run(args.reps, args.pages, args.repeat, args.number, args.skip_crawl)))
+    print(
+        render(
+            run(
+                args.reps, args.pages, args.repeat, args.number, args.skip_crawl,
+                args.skip_scale, tuple(args.scale_routes), args.scale_calls,
+            )
+        )
+    )
 
 
 if __name__ == "__main__":
