@@ -585,3 +585,16 @@ def test_garbage_never_breaks_the_server(data: bytes, fuzz_targets: list[Emulato
     client, auth = RawClient.for_url(emu.proxy_url())
     with client:
         assert client.request("GET", emu.target_url("/page/1"), auth).status == 200
+
+
+def test_the_engine_names_no_provider() -> None:
+    """Emulating a provider is an entry in SPECS: the engine branches on data
+    and hooks, never on a provider's name."""
+    import inspect
+
+    from scrapy_proxyerrors.emulator import SPECS, _emulator
+
+    source = inspect.getsource(_emulator).lower()
+    spellings = {name.replace("_", "") for name in SPECS} | set(SPECS) | {
+        "proxies.fo", "bright data", "zyte", "scrape.do", "apify", "x-soax", "x-api-key"}
+    assert sorted(s for s in spellings if s in source) == []

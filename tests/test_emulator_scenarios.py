@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+import pytest_twisted
 
 from scrapy_proxyerrors import Transport, classify, rate_limit_wait
 from scrapy_proxyerrors.emulator import Emulator
@@ -506,3 +507,241 @@ def test_stop_does_not_wait_for_a_long_delay() -> None:
     emu.stop()
     caller.close()
     assert not [t for t in threading.enumerate() if t.name.startswith(emu.name + "-")]
+
+
+# --- scenarios for scheduling tests (issue 11) ---------------------------------------
+#
+# Each one is asserted through ``counters["scenario"]``, the numbers crawl tests and
+# benchmarks read: what the scenario refused, and what arrived after it refused.
+
+
+def test_sustained_soax_rate_limit_counts_every_429() -> None:
+    with Emulator("soax", "ratelimit", limit=5, window=60) as emu:
+        responses = call(emu, 9)
+        assert statuses(responses) == [200] * 5 + [429] * 4
+        denied = responses[-1]
+        assert denied.header("X-SOAX-Error") == "RATE_LIMIT_EXCEEDED"
+        assert denied.header("X-SOAX-Detail") and denied.header("Retry-After")
+        scenario = emu.counters["scenario"]
+        assert scenario["refused"] == 4
+        assert emu.counters["by_status"][(429, "RATE_LIMIT_EXCEEDED")] == 4
+        first = scenario["first_refusal_seq"]
+        assert next(r.seq for r in emu.requests if r.status == 429) == first
+        assert scenario["after_first_refusal"] == 3
+
+
+def test_sustained_wxapros_rate_limit_sends_its_window() -> None:
+    with Emulator("wxapros", "ratelimit", limit=5, window=60) as emu:
+        denied = call(emu, 7)[-1]
+        assert denied.status == 429
+        assert (denied.header("X-RateLimit-Limit"), denied.header("X-RateLimit-Window"),
+                denied.header("X-RateLimit-Remaining")) == ("5", "60", "0")
+        assert int(denied.header("X-RateLimit-Reset") or 0) > time.time() - 1
+        assert 1 <= int(denied.header("Retry-After") or 0) <= 60
+        assert emu.counters["scenario"]["refused"] == 2
+        error = classified(emu, denied)
+        assert error.rate_limit is not None and error.rate_limit.limit == 5
+
+
+def test_concurrency_limit_counts_refusals_and_the_peak() -> None:
+    with Emulator("proxiesfo", "concurrency", max_concurrent=3, delay=0.5) as emu:
+        assert _parallel(emu, 8) == sorted([200] * 3 + [453] * 5)
+        scenario = emu.counters["scenario"]
+        assert (scenario["refused"], scenario["peak"]) == (5, 3)
+        refused = [r for r in emu.requests if r.status == 453]
+        assert {r.code for r in refused} == {"453"}
+
+
+def _raw_get(port: int, url: str, user: str = "user", password: str = "secret") -> RawResponse:
+    with RawClient("127.0.0.1", port) as client:
+        return client.request("GET", url, {"Proxy-Authorization": basic_auth(user, password)})
+
+
+def test_pool_with_a_refused_a_hanging_and_an_unavailable_port() -> None:
+    import socket
+
+    with Emulator("generic", "pool", size=5, refused={1}, hanging={2}, unavailable={3},
+                  unavailable_for=60) as emu:
+        ports = emu.ports["proxy"]
+        assert len(emu.proxy_urls()) == 5
+        url = emu.target_url("/page/1")
+        # Healthy ports serve.
+        assert _raw_get(ports[0], url).status == 200
+        assert _raw_get(ports[4], url).status == 200
+        # The refused port refuses the TCP connection itself.
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", ports[1]), timeout=5)
+        # The hanging port reads the request and never answers; the record
+        # notes when the client gives up.
+        with socket.create_connection(("127.0.0.1", ports[2]), timeout=0.2) as sock:
+            sock.sendall(f"GET {url} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: "
+                         f"{basic_auth('user', 'secret')}\r\n\r\n".encode())
+            assert emu.wait_for(lambda recs: any(r.code == "hanging" for r in recs))
+            with pytest.raises(socket.timeout):
+                sock.recv(1)
+        assert emu.wait_for(lambda recs: any(r.code == "hanging" and r.client_closed
+                                             for r in recs))
+        # The unavailable port: 503 + Retry-After for its whole window.
+        replies = [_raw_get(ports[3], url) for _ in range(3)]
+        assert statuses(replies) == [503] * 3
+        assert all(30 < int(r.header("Retry-After") or 0) <= 60 for r in replies)
+        error = classified(emu, replies[0])
+        assert error.status == 503 and error.retry_after is not None
+        counters = emu.counters
+        assert counters["by_route"][f"127.0.0.1:{ports[3]}"] == 3
+        assert counters["by_route"][f"127.0.0.1:{ports[2]}"] == 1
+        assert f"127.0.0.1:{ports[1]}" not in counters["by_route"]
+        scenario = counters["scenario"]
+        assert scenario["hanging"] == 1 and scenario["hanging_closed"] == 1
+        assert scenario["refused"] == 3 and scenario["refused_in_window"] == 2
+
+
+def test_pool_unavailable_port_recovers_after_its_window() -> None:
+    with Emulator("proxiesfo", "pool", size=2, unavailable={0}, unavailable_for=0.3) as emu:
+        port = emu.ports["proxy"][0]
+        first = _raw_get(port, emu.target_url("/page/1"))
+        assert (first.status, first.header("Retry-After")) == (503, "1")
+        deadline = time.monotonic() + 10
+        while (status := _raw_get(port, emu.target_url("/page/1")).status) != 200:
+            assert status == 503 and time.monotonic() < deadline
+            time.sleep(0.05)
+        assert _raw_get(emu.ports["proxy"][1], emu.target_url("/page/1")).status == 200
+
+
+def test_pool_checks_its_parameters() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        Emulator("generic", "pool", size=2, hanging={2})
+    with pytest.raises(ValueError, match="not two of them"):
+        Emulator("generic", "pool", size=3, hanging={1}, refused={1})
+    with pytest.raises(ValueError, match="proxies"):
+        Emulator("wxapros", "pool")
+    with pytest.raises(ValueError, match="documents no error"):
+        Emulator("soax", "pool", unavailable={0})
+    Emulator("soax", "pool", unavailable={0}, code="BOUND_NODE_FAILED")
+
+
+@pytest.mark.parametrize(("provider", "user", "status", "code"), [
+    ("soax", "package-1-sessionid-{}", 502, "NODE_UNAVAILABLE"),
+    ("proxiesfo", "user-session-{}", 502, "502"),
+    ("generic", "user-session-{}", 502, "502"),
+])
+def test_dead_session_fails_only_that_session(provider: str, user: str, status: int,
+                                              code: str) -> None:
+    with Emulator(provider, "dead_session", session="s1", after=2) as emu:
+        assert statuses(call(emu, 4, user=user.format("s1"))) == [200, 200, status, status]
+        assert statuses(call(emu, 5, user=user.format("s2"))) == [200] * 5
+        assert statuses(call(emu, 1, user=user.format("s1"))) == [status]
+        assert statuses(call(emu, 1, user=user.format("s3"))) == [200]
+        scenario = emu.counters["scenario"]
+        assert scenario["dead_session"] == "s1"
+        assert (scenario["refused"], scenario["sessions"]) == (3, 3)
+        dead = [r for r in emu.requests if r.status == status]
+        assert {(r.session, r.code) for r in dead} == {("s1", code)}
+        assert classified(emu, call(emu, 1, user=user.format("s1"))[0]).action in (
+            "rotate", "retry")
+
+
+def test_dead_session_defaults_to_the_first_session_seen() -> None:
+    with Emulator("soax", "dead_session") as emu:
+        assert statuses(call(emu, 1, user="package-1")) == [200]  # no session: never dies
+        assert statuses(call(emu, 2, user="package-1-sessionid-a")) == [502, 502]
+        assert statuses(call(emu, 2, user="package-1-sessionid-b")) == [200, 200]
+
+
+@pytest.mark.parametrize(("provider", "status", "code"), [
+    ("wxapros", 500, "internal_error"),
+    ("chocodata", 500, "internal_error"),
+    ("generic", 500, "500"),
+])
+def test_outage_then_recovery(provider: str, status: int, code: str) -> None:
+    with Emulator(provider, "outage", duration=0.4, after=2) as emu:
+        got = statuses(call(emu, 3))
+        assert got == [200, 200, status]
+        deadline = time.monotonic() + 10
+        while (last := call(emu, 1)[0].status) != 200:
+            assert last == status and time.monotonic() < deadline
+            time.sleep(0.05)
+        assert statuses(call(emu, 3)) == [200] * 3
+        scenario = emu.counters["scenario"]
+        failed = [r for r in emu.requests if r.status == status]
+        assert {r.code for r in failed} == {code}
+        assert scenario["refused"] == len(failed) >= 1
+        assert scenario["after_outage"] == 4
+        start, end = scenario["outage_start"], scenario["outage_end"]
+        assert start is not None and end is not None and end == pytest.approx(start + 0.4)
+        assert all(r.time < end for r in failed)  # read before the end, answered in it
+        assert classified(emu, emu.error_reply(code)).category in ("internal", "upstream")
+
+
+@pytest.mark.parametrize(("provider", "status", "code"), [
+    ("soax", 407, "AUTH_FAILED"),
+    ("chocodata", 401, "revoked"),
+    ("wxapros", 401, "unauthorized"),
+])
+def test_revoked_key_records_what_came_after(provider: str, status: int, code: str) -> None:
+    with Emulator(provider, "revoked", after=3) as emu:
+        responses = call(emu, 6)
+        assert statuses(responses) == [200] * 3 + [status] * 3
+        error = classified(emu, responses[-1])
+        assert (error.code, error.action) == (code, "stop")
+        scenario = emu.counters["scenario"]
+        first = scenario["first_refusal_seq"]
+        provider_requests = [r for r in emu.requests if r.kind != "target"]
+        assert first == provider_requests[3].seq
+        # What a crawl that stops at once would not have sent.
+        late = [r for r in provider_requests if r.seq > first]
+        assert scenario["after_first_refusal"] == len(late) == 2
+        assert all(r.wall >= provider_requests[3].wall for r in late)
+
+
+def test_site_limit_pauses_one_site_only() -> None:
+    with Emulator("generic", "site_limit", limit=2, window=60, sites=["slow.test"],
+                  code="429") as emu:
+        port = emu.ports["proxy"][0]
+        slow = [_raw_get(port, emu.target_url("/page/1", host="slow.test")) for _ in range(4)]
+        fast = [_raw_get(port, emu.target_url("/page/1", host="fast.test")) for _ in range(6)]
+        assert statuses(slow) == [200, 200, 429, 429]
+        assert statuses(fast) == [200] * 6
+        assert 1 <= int(slow[-1].header("Retry-After") or 0) <= 60
+        scenario = emu.counters["scenario"]
+        assert scenario["requests_by_site"] == {"slow.test": 4}
+        assert scenario["refused_by_site"] == {"slow.test": 2}
+
+
+def test_site_limit_counts_every_site_when_none_is_named() -> None:
+    with Emulator("chocodata", "site_limit", limit=1, window=60, code="rate_limited") as emu, \
+            RawClient("127.0.0.1", emu.ports["api"]) as client:
+        got = [client.request("GET", emu.api_url(f"/v1/scrape?url=http://{host}/page/1")).status
+               for host in ("a.test", "b.test", "a.test", "b.test")]
+        assert got == [200, 200, 429, 429]
+        assert emu.counters["scenario"]["refused_by_site"] == {"a.test": 1, "b.test": 1}
+
+
+@pytest_twisted.inlineCallbacks
+def test_pool_through_a_stock_scrapy_crawl() -> Any:
+    """The pool as a real crawl meets it: the refused port fails to connect,
+    the hanging one times out and Scrapy's closed socket is recorded, the
+    unavailable one answers 503 + Retry-After, the healthy one serves."""
+    from .crawling import Outcome, make_crawler
+
+    with Emulator("generic", "pool", size=4, refused={1}, hanging={2}, unavailable={3},
+                  unavailable_for=60) as emu:
+        proxies = emu.proxy_urls()
+        requests = [(emu.target_url(f"/page/{i}"), {"proxy": proxies[i % 4]})
+                    for i in range(8)]
+        outcome = Outcome()
+        crawler = make_crawler({"ADDONS": {}, "RETRY_ENABLED": False, "DOWNLOAD_TIMEOUT": 1,
+                                "HTTPERROR_ALLOW_ALL": True})
+        yield crawler.crawl(requests=requests, outcome=outcome)
+        assert emu.wait_for(lambda recs: sum(r.client_closed for r in recs) == 2)
+        counters = emu.counters
+    assert sorted(r.status for r in outcome.responses) == [200, 200, 503, 503]
+    # Twisted's errors, or (Scrapy 2.19+) Scrapy's Download* versions of them.
+    names = [type(f.value).__name__ for f in outcome.failures]
+    refused = [n for n in names if "ConnectionRefused" in n]
+    timed_out = [n for n in names if "Timeout" in n]
+    assert (len(refused), len(timed_out), len(outcome.failures)) == (2, 2, 4)
+    scenario = counters["scenario"]
+    assert (scenario["hanging"], scenario["hanging_closed"]) == (2, 2)
+    assert (scenario["refused"], scenario["refused_in_window"]) == (2, 1)
+    assert counters["by_kind"] == {"plain": 6, "target": 2}

@@ -15,8 +15,9 @@ Twisted reactor. See ``docs/emulator.md``.
 from __future__ import annotations
 
 from ._emulator import Emulator, basic_credentials, key_id, session_of
-from ._providers import PROVIDERS, SPECS, ErrorDef, ProviderSpec
+from ._providers import PROVIDERS, SPECS
 from ._scenario import COMMON_PARAMS, SCENARIOS
+from ._spec import ErrorDef, ProviderSpec
 from ._types import Reply, RequestRecord, reason_phrase
 
 __all__ = [

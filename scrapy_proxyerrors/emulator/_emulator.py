@@ -12,9 +12,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
-import ipaddress
 import itertools
-import json
 import logging
 import math
 import re
@@ -39,16 +37,23 @@ from ._http import (
     read_body,
     wants_close,
 )
-from ._providers import COUNTRIES, SPECS, ProviderSpec, format_seconds
+from ._providers import DEFAULT_PROVIDER, SPECS
 from ._scenario import (
+    COMMON_PARAMS,
+    PROVIDER_PARAMS,
     Budget,
     ConcurrencyLimit,
+    Countdown,
+    DeadSession,
     Dice,
+    Outage,
     Sessions,
     SlidingWindow,
+    Windows,
     scenario_params,
 )
 from ._server import GONE, Listener, Registry
+from ._spec import ApiCall, Incoming, Memory, ProviderSpec, format_seconds
 from ._tls import server_context
 from ._types import Kind, Reply, RequestRecord, reason_phrase
 
@@ -61,11 +66,6 @@ Responder = Callable[[RequestRecord], "Reply | None"]
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 #: How long the proxy waits for an upstream (the local target) to answer.
 _UPSTREAM_TIMEOUT = 30.0
-#: wxapros sends X-RateLimit-* on every reply; outside the ratelimit scenario
-#: the window is far too wide to ever bind, so that it never slows a crawl.
-_WXAPROS_IDLE_LIMIT = (1_000_000, 60.0)
-_NAME = re.compile(r"[a-z][a-z_]*")
-_SOAX_NO_BIND = ("rotate", "prefer")
 _instances = itertools.count(1)
 
 
@@ -75,7 +75,7 @@ class _Role:
 
     kind: Literal["proxy", "api", "target"]
     port: int
-    #: helodata: the index of the IP this port stands for.
+    #: The index of the port in ``proxy_urls()`` (the IP of a per-IP batch).
     ip: int = 0
     https: bool = False
 
@@ -96,8 +96,16 @@ class _Ticket:
     kw: dict[str, Any] = field(default_factory=dict)
     cleanups: list[Callable[[], None]] = field(default_factory=list)
     charged: bool = False
-    #: wxapros: the window state after this request, for X-RateLimit-*.
+    #: The rate window's state after this request, for ``X-RateLimit-*``.
     remaining: int | None = None
+    #: The scenario (not a provider check) refused this request.
+    scenario: bool = False
+
+    def refuse(self, code: str | None, **kw: Any) -> None:
+        """The scenario refuses the request with *code*."""
+        self.code = code
+        self.kw.update(kw)
+        self.scenario = True
 
 
 def basic_credentials(value: str | None) -> tuple[str | None, str | None]:
@@ -123,7 +131,9 @@ def session_of(user: str | None, param: str | None) -> str | None:
     """The session id in a username: the token after ``<param>``."""
     if not user or not param:
         return None
-    tokens = user.split("-")
+    # ``package-1-sessionid-abc``, or options separated by commas too
+    # (``groups-RESIDENTIAL,session-abc``).
+    tokens = re.split(r"[-,]", user)
     for index, token in enumerate(tokens[:-1]):
         if token == param and tokens[index + 1]:
             return tokens[index + 1]
@@ -143,10 +153,8 @@ class Emulator:
     Serves on ephemeral ports of 127.0.0.1 from daemon threads, independent
     of any Twisted reactor. See ``docs/emulator.md`` for the scenarios.
 
-    *provider*: ``soax``, ``helodata``, ``proxiesfo``, ``wxapros``,
-    ``chocodata`` or ``generic``. *scenario*: ``ok``, ``flaky``, ``budget``,
-    ``ratelimit``, ``concurrency``, ``sticky``, ``isp`` or ``auth_failed``;
-    *params* are the scenario's parameters. *user* and *password* are the
+    *provider*: a name from :data:`SPECS`. *scenario*: a name from
+    :data:`SCENARIOS`; *params* are the scenario's parameters. *user* and *password* are the
     account's credentials (for APIs, *password* is the API key).
     *max_records* keeps only the latest records (the counters count them
     all), for long-running sessions; ``None`` keeps every record.
@@ -154,7 +162,7 @@ class Emulator:
 
     def __init__(
         self,
-        provider: str = "generic",
+        provider: str = DEFAULT_PROVIDER,
         scenario: str = "ok",
         seed: int = 0,
         *,
@@ -187,7 +195,7 @@ class Emulator:
         self._next = 0
         self._counts: Counter[tuple[str, Any]] = Counter()
         self._responder: Responder | None = None
-        self._soax_rules: dict[str, str] = {}
+        self._memory = Memory()
         self._registry = Registry()
         self._listeners: list[Listener] = []
         self._proxy_ports: list[int] = []
@@ -201,13 +209,28 @@ class Emulator:
         self._enforce_rate = scenario == "ratelimit"
         if self._enforce_rate:
             self._window = SlidingWindow(self.params["limit"], self.params["window"])
-        elif provider == "wxapros":
-            self._window = SlidingWindow(*_WXAPROS_IDLE_LIMIT)
+        elif self._spec.rate_window is not None:
+            self._window = SlidingWindow(*self._spec.rate_window)
         self._concurrency = (
             ConcurrencyLimit(self.params["max_concurrent"]) if scenario == "concurrency" else None
         )
         self._budget = Budget(self.params["credits"]) if scenario == "budget" else None
         self._sessions = Sessions(self.params["node_lifetime"]) if scenario == "sticky" else None
+        params = self.params
+        self._dead = DeadSession(params["session"], params["after"]) \
+            if scenario == "dead_session" else None
+        self._outage = Outage(params["duration"], params["after"]) if scenario == "outage" \
+            else None
+        self._revoked = Countdown(params["after"]) if scenario == "revoked" else None
+        self._sites = SlidingWindow(params["limit"], params["window"]) \
+            if scenario == "site_limit" else None
+        self._down = Windows(params["unavailable_for"]) if scenario == "pool" else None
+        #: Scenario counters (``counters["scenario"]``); tuple keys are nested.
+        self._scen: Counter[Any] = Counter()
+        self._sessions_seen: set[str] = set()
+        self._first_refusal: int | None = None
+        #: Sockets bound for the pool's refused ports (closed by stop()).
+        self._held: list[socket.socket] = []
 
     # --- configuration checks ------------------------------------------------
 
@@ -219,13 +242,23 @@ class Emulator:
             spec.find(override)
         for code in params.get("codes", ()):
             spec.find(code)
-        if scenario == "isp" and self.provider != "helodata":
-            raise ValueError("scenario isp is for helodata (one port per IP)")
+        if scenario == "flaky" and not params["codes"] and not spec.transient:
+            raise ValueError(f"{self.provider} documents no transient error: "
+                             "pass codes=<some of its codes>")
+        if scenario == "isp" and not spec.per_ip:
+            per_ip = ", ".join(name for name, other in SPECS.items() if other.per_ip)
+            raise ValueError(f"scenario isp is for batches with one port per IP ({per_ip})")
+        if scenario == "pool" and spec.kind != "proxy":
+            raise ValueError(f"scenario pool is for proxies; {self.provider} is an API")
+        if scenario == "dead_session" and spec.session_param is None:
+            raise ValueError(f"{self.provider} has no sticky sessions")
         if scenario == "sticky" and spec.session_param is None and override is None:
             raise ValueError(f"{self.provider} has no sticky sessions")
-        if params["require_rules"] and self.provider != "soax":
-            raise ValueError("require_rules is for soax usernames")
-        if self.provider == "helodata":
+        for name in PROVIDER_PARAMS:
+            if params[name] != COMMON_PARAMS[name] and name not in spec.takes:
+                takers = ", ".join(n for n, other in SPECS.items() if name in other.takes)
+                raise ValueError(f"{name} is for {takers}, not {self.provider}")
+        if spec.per_ip:
             bad = [i for i in params.get("bad_ips", ()) if not 0 <= i < params["ips"]]
             if bad:
                 raise ValueError(f"bad_ips {bad} out of range for ips={params['ips']}")
@@ -236,10 +269,16 @@ class Emulator:
             "ratelimit": spec.rate_limit,
             "concurrency": spec.concurrency,
             "sticky": spec.node_dead,
-            "isp": "upstream-timeout",
+            "isp": spec.bad_ip,
             "auth_failed": spec.auth_wrong,
+            "pool": spec.unavailable,
+            "dead_session": spec.node_dead,
+            "outage": spec.internal,
+            "revoked": spec.revoked or spec.auth_wrong,
+            "site_limit": spec.site_limit,
         }[scenario]
-        if scenario not in ("ok", "flaky") and override is None and default is None:
+        quiet = ("ok", "flaky") + (("pool",) if not params.get("unavailable") else ())
+        if scenario not in quiet and override is None and default is None:
             raise ValueError(
                 f"{self.provider} documents no error for scenario {scenario!r}; "
                 "pass code=<one of its codes>"
@@ -266,11 +305,17 @@ class Emulator:
                 api = self._listen("api", _Role("api", 0), port)
                 self._api_port = api.port
             else:
-                count = self.params["ips"] if self.provider == "helodata" else 1
+                count = self.params["ips"] if self._spec.per_ip else 1
+                if self.scenario == "pool":
+                    count = self.params["size"]
                 for index in range(count):
+                    wanted = port + index if port else 0
+                    if index in self.params.get("refused", ()):
+                        self._proxy_ports.append(self._hold_closed_port(wanted))
+                        continue
                     listener = self._listen(
-                        f"proxy{index}", _Role("proxy", 0, ip=index),
-                        port + index if port else 0,
+                        f"proxy{index}", _Role("proxy", 0, ip=index), wanted,
+                        hang=index in self.params.get("hanging", ()),
                     )
                     self._proxy_ports.append(listener.port)
             for listener in self._listeners:
@@ -280,11 +325,27 @@ class Emulator:
             raise
         return self
 
-    def _listen(self, name: str, role: _Role, port: int, tls: bool = False) -> Listener:
+    def _hold_closed_port(self, port: int) -> int:
+        """A port bound but never listened on: connecting to it is refused
+        (the kernel answers RST), and nothing else can take it meanwhile."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            raise
+        self._held.append(sock)
+        return int(sock.getsockname()[1])
+
+    def _listen(self, name: str, role: _Role, port: int, tls: bool = False,
+                hang: bool = False) -> Listener:
         holder: list[_Role] = []
 
         def handler(sock: socket.socket) -> None:
-            self._serve_conn(sock, holder[0])
+            if hang:
+                self._serve_hanging(sock, holder[0])
+            else:
+                self._serve_conn(sock, holder[0])
 
         listener = Listener(f"{self.name}-{name}", handler, self._registry, port=port,
                             tls=server_context() if tls else None)
@@ -300,6 +361,8 @@ class Emulator:
         self._registry.closing.set()
         for listener in self._listeners:
             listener.stop()
+        for sock in self._held:
+            sock.close()
         self._registry.close_all()
 
     def __enter__(self) -> Emulator:
@@ -319,10 +382,15 @@ class Emulator:
             raise RuntimeError("call start() first")
 
     def proxy_urls(self, user: str | None = None, password: str | None = None) -> list[str]:
-        """Proxy URLs with credentials: one per IP for helodata, else one."""
+        """Proxy URLs with credentials: one per port (the IPs of a per-IP
+        batch, the ports of a pool), else one."""
         self._need_started()
         if self._spec.kind == "api":
             raise ValueError(f"{self.provider} is an API, not a proxy: use api_url()")
+        if self._spec.user_match == "key":
+            # The key is the username, the password empty.
+            user = self.password if user is None else user
+            password = "" if password is None else password
         user = self.user if user is None else user
         password = self.password if password is None else password
         auth = f"{quote(user, safe='')}:{quote(password, safe='')}@"
@@ -348,27 +416,31 @@ class Emulator:
         return f"{scheme}://127.0.0.1:{self._tls_port if https else self._target_port}{path}"
 
     def api_url(self, path: str = "/", *, key: bool = True) -> str:
-        """A URL of the emulated API (wxapros, chocodata).
+        """A URL of the emulated API.
 
         With *key* the account's key (``password``) is the first query
-        parameter, ``api_key=...``: where chocodata documents it, and a form
-        of the "gateway auth" wxapros accepts besides ``X-API-Key``. First,
-        so that the URL still ends with the caller's own parameters.
+        parameter, under the provider's name for it (``api_key=...``).
+        First, so that the URL still ends with the caller's own parameters.
         """
         self._need_started()
         if self._api_port is None:
             raise ValueError(f"{self.provider} is a proxy, not an API: use proxy_url()")
         if not path.startswith("/"):
             path = "/" + path
-        if key and "api_key=" not in path:
+        name = self._spec.key_param
+        if key and name and f"{name}=" not in path:
             bare, _, query = path.partition("?")
-            param = "api_key=" + quote(self.password, safe="")
+            param = f"{name}=" + quote(self.password, safe="")
             path = f"{bare}?{param}" + (f"&{query}" if query else "")
         return f"http://127.0.0.1:{self._api_port}{path}"
 
     def api_headers(self) -> dict[str, str]:
-        """Headers that authenticate to the API the documented way (wxapros)."""
-        return {"X-API-Key": self.password} if self.provider == "wxapros" else {}
+        """Headers that authenticate to the API the documented way, where it
+        documents a header for its key; else ``{}``."""
+        header, scheme = self._spec.key_header, self._spec.key_scheme
+        if not header:
+            return {}
+        return {header: f"{scheme} {self.password}" if scheme else self.password}
 
     @property
     def ports(self) -> dict[str, Any]:
@@ -392,14 +464,23 @@ class Emulator:
     def error_reply(self, code_or_status: str | int, **kw: Any) -> Reply:
         """The provider's documented reply for a code or status.
 
-        Keywords: ``detail`` (soax), ``body`` (proxiesfo), ``message``,
-        ``details`` (APIs), ``request_id`` (chocodata), ``retry_after``,
-        ``limit``/``remaining``/``window``/``reset`` (wxapros 429) and
-        ``headers`` (extra headers).
+        Keywords (each provider uses those its replies carry): ``detail``,
+        ``body``, ``message``, ``details``, ``request_id`` (default: a fresh
+        one, for providers that send one), ``retry_after``,
+        ``limit``/``remaining``/``window``/``reset`` (rate-limit state) and
+        ``headers`` (extra headers). See docs/emulator.md.
         """
-        if self.provider == "chocodata" and "request_id" not in kw:
-            kw["request_id"] = "req_" + self._ids.hex(12)
+        for name in self._spec.takes:
+            kw.setdefault(name, self.params[name])
+        if "request_id" not in kw:
+            request_id = self._request_id()
+            if request_id is not None:
+                kw["request_id"] = request_id
         return self._spec.reply(code_or_status, **kw)
+
+    def _request_id(self) -> str | None:
+        prefix = self._spec.request_id_prefix
+        return None if prefix is None else prefix + self._ids.hex(12)
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -420,7 +501,49 @@ class Emulator:
                 out[group] = value
             else:
                 out[group][key] = value
+        out["scenario"] = self._scenario_counters()
         return out
+
+    def _scenario_counters(self) -> dict[str, Any]:
+        with self._lock:
+            counts = dict(self._scen)
+            out: dict[str, Any] = {
+                "refused": 0, "after_first_refusal": 0,
+                "first_refusal_seq": self._first_refusal,
+                "sessions": len(self._sessions_seen),
+            }
+        for key, value in counts.items():
+            if isinstance(key, tuple):
+                out.setdefault(key[0], {})[key[1]] = value
+            else:
+                out[key] = value
+        if self._concurrency is not None:
+            out["peak"] = max(self._concurrency.peak.values(), default=0)
+        if self._dead is not None:
+            out["dead_session"] = self._dead.session
+        if self._outage is not None:
+            out["outage_start"], out["outage_end"] = self._outage.start, self._outage.end
+        if self.scenario == "site_limit":
+            out.setdefault("requests_by_site", {})
+            out.setdefault("refused_by_site", {})
+        return out
+
+    def _tally(self, rec: RequestRecord, ticket: _Ticket) -> None:
+        """Scenario counters for one decided provider request."""
+        with self._lock:
+            if rec.session:
+                self._sessions_seen.add(rec.session)
+            first = self._first_refusal
+            if first is not None and rec.seq > first:
+                self._scen["after_first_refusal"] += 1
+            if ticket.scenario:
+                self._scen["refused"] += 1
+                if first is None:
+                    self._first_refusal = rec.seq
+
+    def _count(self, key: Any, n: int = 1) -> None:
+        with self._lock:
+            self._scen[key] += n
 
     @property
     def credits(self) -> int | None:
@@ -438,6 +561,9 @@ class Emulator:
         with self._lock:
             self._records.clear()
             self._counts.clear()
+            self._scen.clear()
+            self._sessions_seen.clear()
+            self._first_refusal = None
 
     def wait_for(self, predicate: Callable[[list[RequestRecord]], bool],
                  timeout: float = 5.0) -> bool:
@@ -462,7 +588,8 @@ class Emulator:
             seq = self._next
             self._next += 1
         headers = msg.header_dict() if msg is not None else {}
-        return RequestRecord(seq, t0, route, kind, method, url, headers, user, password, session)
+        return RequestRecord(seq, t0, route, kind, method, url, headers, user, password, session,
+                             wall=time.time())
 
     def _finish(self, rec: RequestRecord, reply: Reply, code: str | None = None, *,
                 derive: bool = False) -> RequestRecord:
@@ -472,9 +599,11 @@ class Emulator:
         *derive*: read the code back from the reply (a responder's reply, a
         reply to broken HTTP), since no code was chosen for it.
         """
-        if derive and reply.status >= 400 and rec.kind != "target":
+        if derive and rec.kind != "target":
             code = self._spec.code_of(reply)
-        done = replace(rec, status=reply.status, code=code)
+        return self._store(replace(rec, status=reply.status, code=code))
+
+    def _store(self, done: RequestRecord) -> RequestRecord:
         with self._lock:
             self._records[done.seq] = done
             if self._max_records is not None and len(self._records) > self._max_records:
@@ -536,7 +665,7 @@ class Emulator:
                 close_after = wants_close(msg)
                 body = b""
                 if "100-continue" in msg.tokens("Expect") and role.kind == "proxy" \
-                        and self.provider == "proxiesfo":
+                        and self._spec.refuses_expect:
                     # Answered 417 without reading the body, which may still
                     # arrive: this connection cannot be reused.
                     close_after = True
@@ -565,6 +694,41 @@ class Emulator:
                     and not self._registry.closing.is_set():
                 self._mark_closed(state.connect_error_seq)
 
+    def _serve_hanging(self, sock: socket.socket, role: _Role) -> None:
+        """A proxy port that accepts, reads the request and never answers.
+
+        The request is recorded (status 0, code ``hanging``); when the client
+        gives up and closes the socket, the record gets ``client_closed``.
+        """
+        conn = Conn(sock)
+        self._count("hanging_connections")
+        seqs: list[int] = []
+        try:
+            head = conn.read_head()
+            if head is None:
+                return
+            msg = parse_head(head)
+            method, target, _ = msg.start
+            user, password = basic_credentials(msg.get("Proxy-Authorization"))
+            session = session_of(user, self._spec.session_param)
+            route = f"127.0.0.1:{role.port}" + (f"#{session}" if session else "")
+            kind: Kind = "connect" if method == "CONNECT" else "plain"
+            rec = self._new_record(time.monotonic(), route, kind, method, target, msg, user,
+                                   password, session)
+            self._store(replace(rec, code="hanging"))
+            seqs.append(rec.seq)
+            self._count("hanging")
+            # Swallow whatever else comes (a body, more requests) until EOF.
+            while sock.recv(65536):
+                pass
+        except (HTTPError, Closed, *GONE):
+            pass
+        finally:
+            if seqs and not self._registry.closing.is_set():
+                self._count("hanging_closed")
+                for seq in seqs:
+                    self._mark_closed(seq)
+
     def _send(self, conn: Conn, reply: Reply, *, head_only: bool = False,
               tunnel: bool = False, close: bool = False) -> None:
         conn.sock.sendall(reply.wire(head_only=head_only, tunnel=tunnel, close=close))
@@ -574,8 +738,8 @@ class Emulator:
             return self.error_reply(self._spec.bad_request)
         if status == 400 and role.kind == "proxy" and \
                 any(err.code == "400" for err in self._spec.errors):
-            # proxies.fo documents its reply to broken HTTP; soax and
-            # helodata do not, so they get a bare 400.
+            # Some proxies document their reply to broken HTTP (a 400 of
+            # their own); the others get a bare 400.
             return self.error_reply(400)
         return Reply(status, [("Content-Type", "text/plain")],
                      f"{status} {reason_phrase(status)}\n".encode())
@@ -611,140 +775,141 @@ class Emulator:
     # --- the pipeline -----------------------------------------------------------------
 
     def _credentials_ok(self, user: str | None, password: str | None) -> bool:
+        match = self._spec.user_match
+        if match == "key" and self._spec.kind == "proxy":
+            return user == self.password
         if password != self.password:
             return False
-        if self._spec.kind == "api" or self.provider == "soax":
-            # soax: the username carries the rules, the password is the key.
+        if self._spec.kind == "api" or match == "any":
             return True
-        if self.provider == "proxiesfo":
-            # The username is the account name followed by modifiers.
-            return (user or "").split("-", 1)[0] == self.user
+        if match == "prefix":
+            # The username is the account name, then ``-modifiers``.
+            return user == self.user or (user or "").startswith(self.user + "-")
         return user == self.user
+
+    def _account(self, rec: RequestRecord, role: _Role) -> str:
+        """The key limits are counted under: the account, or the IP."""
+        if self._spec.per_ip:
+            return str(role.port)
+        if self._spec.user_match == "key" and rec.kind != "api":
+            return rec.user or ""
+        return rec.password or ""
 
     def _decide(self, rec: RequestRecord, role: _Role, msg: Message, ticket: _Ticket) -> None:
         """Fill *ticket* with the error code for this request, if any."""
-        spec, params = self._spec, self.params
+        self._decide_steps(rec, role, msg, ticket)
+        self._tally(rec, ticket)
+
+    def _decide_steps(self, rec: RequestRecord, role: _Role, msg: Message,
+                      ticket: _Ticket) -> None:
+        spec, params, code = self._spec, self.params, self._scenario_code
         if self.scenario == "auth_failed":
-            ticket.code = self._scenario_code
+            ticket.refuse(code)
             return
+        if self._outage is not None:
+            # The service itself is down: nothing else is looked at.
+            if self._outage.down():
+                ticket.refuse(code)
+                return
+            if self._outage.over():
+                self._count("after_outage")
         if rec.password is None:
             ticket.code = spec.auth_missing
             return
         if not self._credentials_ok(rec.user, rec.password):
             ticket.code = spec.auth_wrong
             return
-        # Limits are per account, except helodata's, which are per IP.
-        key = str(role.port) if self.provider == "helodata" else rec.password
+        if self._revoked is not None and self._revoked.expired():
+            ticket.refuse(code)
+            return
+        key = self._account(rec, role)
         if self._window is not None:
             admitted, remaining, wait = self._window.acquire(key)
             ticket.remaining = remaining
             if not admitted and self._enforce_rate:
-                ticket.code = self._scenario_code
-                seconds = max(1, math.ceil(wait))
-                ticket.kw["retry_after"] = seconds
-                if self.provider == "wxapros":
-                    ticket.kw.update(limit=self._window.limit, remaining=0,
-                                     window=self._window.window,
-                                     reset=math.ceil(time.time() + wait))
+                # The window's state, for providers whose 429 carries it.
+                ticket.refuse(code, retry_after=max(1, math.ceil(wait)),
+                              limit=self._window.limit, remaining=0,
+                              window=self._window.window,
+                              reset=math.ceil(time.time() + wait))
                 return
+        if self._sites is not None:
+            site = _target_host(rec)
+            if site is not None and (not params["sites"] or site in params["sites"]):
+                self._count(("requests_by_site", site))
+                admitted, _, wait = self._sites.acquire(f"{key}|{site}")
+                if not admitted:
+                    self._count(("refused_by_site", site))
+                    ticket.refuse(code, retry_after=max(1, math.ceil(wait)))
+                    return
         if self._concurrency is not None:
             release = self._concurrency.acquire(key)
             if release is None:
-                ticket.code = self._scenario_code
+                ticket.refuse(code, concurrency=self._concurrency.limit)
                 return
             ticket.cleanups.append(release)
-        code = self._validate(rec, msg)
-        if code is None and self.scenario == "flaky":
-            code = self._dice.fault(_fault_key(rec), params["rate"],
-                                    params["codes"] or spec.transient)
-        if code is None and self._sessions is not None and rec.session \
-                and not self._sessions.use(rec.session):
-            code = self._scenario_code
+        invalid = self._validate(rec, msg)
+        if invalid is not None:
+            ticket.code = invalid
+            return
+        if self.scenario == "flaky":
+            fault = self._dice.fault(_fault_key(rec), params["rate"],
+                                     params["codes"] or spec.transient)
+            if fault is not None:
+                ticket.refuse(fault)
+                return
+        if self._sessions is not None and rec.session and not self._sessions.use(rec.session):
             # bind-node forbids a replacement node: a different code.
-            if spec.bound_node_dead and not params["code"] and "bind-node" in (rec.user or ""):
+            if spec.bound_node_dead and spec.bound_node_token and not params["code"] \
+                    and spec.bound_node_token in (rec.user or ""):
                 code = spec.bound_node_dead
-        if code is None and self.scenario == "isp" and role.ip in params["bad_ips"]:
-            code = self._scenario_code
-        if code is None and self._budget is not None:
+            ticket.refuse(code)
+            return
+        if self._dead is not None and rec.session and self._dead.dead(rec.session):
+            ticket.refuse(code)
+            return
+        if self.scenario == "isp" and role.ip in params["bad_ips"]:
+            ticket.refuse(code)
+            return
+        if self._down is not None and role.ip in params["unavailable"]:
+            wait, first = self._down.wait(role.ip)
+            if wait > 0:
+                if not first:
+                    # Sent inside a window this port already announced.
+                    self._count("refused_in_window")
+                ticket.refuse(code, retry_after=max(1, math.ceil(wait)))
+                return
+        if self._budget is not None:
             if self._budget.take():
                 ticket.charged = True
             else:
-                code = self._scenario_code
-        ticket.code = code
+                ticket.refuse(code)
 
     def _validate(self, rec: RequestRecord, msg: Message) -> str | None:
         """The provider's own checks of the request, as its docs describe them."""
-        if self.provider == "soax":
-            return self._validate_soax(rec.user or "", rec.session)
-        if self.provider == "proxiesfo":
-            if msg.get("Expect") is not None:
-                return "417"
-            return self._validate_proxiesfo(rec.user or "")
-        # API requests may come in absolute form: look at the parsed path.
-        parts = _split(msg.start[1])
-        if parts is None:
-            return self._spec.bad_request
-        if self.provider == "wxapros":
-            match = re.fullmatch(r"/api/v1/vpn/ip/([^/]*)", parts.path)
-            if match:
-                return _check_ip(match[1])
-        if self.provider == "chocodata":
-            query = parse_qs(parts.query)
-            if "render_js" in query or "screenshot" in query:
-                return "not_implemented"
-        return None
-
-    def _validate_soax(self, user: str, session: str | None) -> str | None:
-        tokens = user.split("-")
-        names = tokens[0::2]
-        for rule in self.params["require_rules"]:
-            if rule not in names:
-                return "ERR_MISSING_PARAMS"
-        if tokens[0] != "package":
-            return None  # not a rules string: nothing to validate
-        if len(tokens) % 2:
-            # A hyphen inside a value (city-los-angeles) shifts every pair.
-            return "ERR_UNKNOWN_PARAM"
-        rules = dict(zip(names, tokens[1::2], strict=False))
-        if len(rules) != len(names):
-            return "ERR_DUPLICATE_PARAM"
-        if "country" in rules and rules["country"] not in COUNTRIES | {"any"}:
-            return "ERR_INVALID_VALUE"
-        if rules.get("bind") == "node" and (
-            any(name in rules for name in _SOAX_NO_BIND) or rules.get("onerror") == "replace"
-        ):
-            return "ERR_INVALID_COMBINATION"
-        if session:
-            # Rules are locked to a session id on its first use.
-            shape = "-".join(f"{k}-{v}" for k, v in rules.items() if k != "sessionid")
-            with self._lock:
-                first = self._soax_rules.setdefault(session, shape)
-            if first != shape:
-                return "SESSION_PARAMS_MISMATCH"
-        return None
-
-    def _validate_proxiesfo(self, user: str) -> str | None:
-        tokens = user.split("-")[1:]
-        values = dict(zip(tokens[0::2], tokens[1::2], strict=False))
-        if "country" in values and values["country"] not in COUNTRIES:
-            return "invalid-country-code"
-        if "state" in values and not _NAME.fullmatch(values["state"]):
-            return "invalid-state-code"
-        if "city" in values and not _NAME.fullmatch(values["city"]):
-            return "invalid-city-code"
-        if "ttl" in values:
-            ttl = values["ttl"]
-            if not ttl.isdigit() or not 1 <= int(ttl) <= 1440:
-                return "455"
-        return None
+        path, query = "", {}
+        if rec.kind == "api":
+            # API requests may come in absolute form: look at the parsed path.
+            parts = _split(msg.start[1])
+            if parts is None:
+                return self._spec.bad_request
+            path, query = parts.path, _query(parts.query, self._spec.key_param)
+        validate = self._spec.validate
+        if validate is None:
+            return None
+        kind: Literal["plain", "connect", "api"] = (
+            "api" if rec.kind == "api" else "connect" if rec.kind == "connect" else "plain")
+        return validate(Incoming(kind, rec.user or "", rec.session, rec.headers, path, query,
+                                 self.params, self._memory))
 
     def _error(self, ticket: _Ticket) -> Reply:
         assert ticket.code is not None
         return self.error_reply(ticket.code, **ticket.kw)
 
     def _with_rate_headers(self, reply: Reply, ticket: _Ticket) -> Reply:
-        """wxapros: every reply carries the window state (unless it has its own)."""
-        if self.provider != "wxapros" or self._window is None or \
+        """Every reply carries the window state, for providers that send it
+        (unless the reply has its own)."""
+        if self._spec.rate_window is None or self._window is None or \
                 reply.header("X-RateLimit-Limit") is not None:
             return reply
         remaining = ticket.remaining if ticket.remaining is not None else self._window.limit
@@ -949,9 +1114,7 @@ class Emulator:
             self._malformed(conn, role, HTTPError(400, "bad request target"), msg)
             return False
         query = parse_qs(parts.query)
-        key = msg.get("X-API-Key") if self.provider == "wxapros" else None
-        if key is None:
-            key = query.get("api_key", [None])[0]
+        key = self._api_key(msg, query)
         rec = self._new_record(t0, key_id(key), "api", method, target, msg, None, key)
         override = self._respond(rec)
         ticket = _Ticket()
@@ -963,7 +1126,7 @@ class Emulator:
                 self._decide(rec, role, msg, ticket)
                 self._pause()
                 if ticket.code is None:
-                    reply = self._api_success(state, parts.path or "/", query, ticket)
+                    reply = self._api_success(state, parts.path or "/", query, body, ticket)
                 else:
                     reply = self._error(ticket)
                 reply = self._with_rate_headers(reply, ticket)
@@ -975,31 +1138,34 @@ class Emulator:
             for cleanup in ticket.cleanups:
                 cleanup()
 
+    def _api_key(self, msg: Message, query: dict[str, list[str]]) -> str | None:
+        """The API key, from the provider's header or its query parameter."""
+        spec = self._spec
+        key = msg.get(spec.key_header) if spec.key_header else None
+        if key is not None and spec.key_scheme:
+            scheme, _, token = key.strip().partition(" ")
+            # Present but in another scheme: a key no account matches.
+            key = token.strip() if scheme.lower() == spec.key_scheme.lower() else ""
+        if key is None and spec.key_param:
+            key = query.get(spec.key_param, [None])[0]
+        return key
+
     def _api_success(self, state: _ConnState, path: str, query: dict[str, list[str]],
-                     ticket: _Ticket) -> Reply:
-        json_type = [("Content-Type", "application/json")]
-        if self.provider == "wxapros":
-            match = re.fullmatch(r"/api/v1/vpn/ip/([^/]+)", path)
-            data: dict[str, Any] = _ip_report(match[1]) if match else {"ok": True, "path": path}
-            return Reply(200, json_type, json.dumps(data).encode())
-        request_id = "req_" + self._ids.hex(12)
-        params = {k: v[0] for k, v in query.items() if k != "api_key"}
-        url = params.get("url")
-        if url is None:
-            data = {"request_id": request_id, "path": path, "query": params,
-                    "credits_used": 1}
-            return Reply(200, json_type, json.dumps(data).encode())
-        # Scrape through the local target (never the network): non-2xx
-        # target replies become the documented errors, and are not billed.
-        fetched = self._forward(state, Message(("GET", url, "HTTP/1.1"), []), b"")
-        if fetched is None or fetched.status >= 400:
+                     body: bytes, ticket: _Ticket) -> Reply:
+        def fetch(url: str) -> Reply | None:
+            return self._forward(state, Message(("GET", url, "HTTP/1.1"), []), b"")
+
+        params = {k: v[0] for k, v in query.items() if k != self._spec.key_param}
+        reply, billed = self._spec.answer(
+            ApiCall(path, params, self._request_id(), fetch, self._spec, body))
+        if not billed:
             self._refund(ticket)
-            code = "item_not_found" if fetched is not None and fetched.status == 404 \
-                else "target_unreachable"
-            return self.error_reply(code, request_id=request_id)
-        data = {"request_id": request_id, "url": url, "status": fetched.status,
-                "body": fetched.body.decode("utf-8", "replace"), "credits_used": 1}
-        return Reply(200, json_type, json.dumps(data).encode())
+        return reply
+
+
+def _query(text: str, key_param: str | None) -> dict[str, str]:
+    """A query's first values, without the API key."""
+    return {k: v[0] for k, v in parse_qs(text).items() if k != key_param}
 
 
 def _split(url: str) -> SplitResult | None:
@@ -1010,6 +1176,21 @@ def _split(url: str) -> SplitResult | None:
     except ValueError:
         return None
     return parts
+
+
+def _target_host(rec: RequestRecord) -> str | None:
+    """The target site's host name of a provider request: the proxied URL's,
+    the CONNECT authority's, or an API's ``url=`` parameter's."""
+    url = rec.url
+    if rec.kind == "connect":
+        return url.rpartition(":")[0].strip("[]").lower() or None
+    if rec.kind == "api":
+        parts = _split(url)
+        if parts is None:
+            return None
+        url = parse_qs(parts.query).get("url", [""])[0]
+    parts = _split(url)
+    return parts.hostname if parts is not None and parts.hostname else None
 
 
 def _fault_key(rec: RequestRecord) -> str:
@@ -1027,30 +1208,6 @@ def _fault_key(rec: RequestRecord) -> str:
     if host is None or host in _LOOPBACK:
         return parts.path + (f"?{parts.query}" if parts.query else "")
     return url
-
-
-def _check_ip(text: str) -> str | None:
-    """wxapros's 400 sub-codes for the IP in the path."""
-    if text.isdigit():
-        return "invalid_ip_integer_form"
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return "invalid_ip_format"
-    return None if address.is_global else "invalid_ip_reserved"
-
-
-def _ip_report(ip: str) -> dict[str, Any]:
-    """A deterministic, plausible answer for one IP."""
-    digest = hashlib.sha256(ip.encode()).digest()
-    return {
-        "ip": ip,
-        "is_vpn": digest[0] < 64,
-        "is_proxy": digest[1] < 32,
-        "is_tor": digest[2] < 8,
-        "asn": 1000 + int.from_bytes(digest[3:6], "big") % 60000,
-        "country": ("US", "DE", "JP", "GB", "FR", "BR", "IN", "NL")[digest[6] % 8],
-    }
 
 
 def _pipe(client: Conn, upstream: Conn) -> None:

@@ -29,6 +29,24 @@ SCENARIOS: Mapping[str, Mapping[str, Any]] = {
     "sticky": {"node_lifetime": 5},
     "isp": {"bad_ips": frozenset({1})},
     "auth_failed": {},
+    # A pool of proxy ports (proxy providers): by index into proxy_urls(),
+    # ports that refuse connections, ports that accept and never answer, and
+    # ports that answer 503 + Retry-After for ``unavailable_for`` seconds from
+    # their first request; the other ports are healthy.
+    "pool": {"size": 4, "refused": frozenset(), "hanging": frozenset(),
+             "unavailable": frozenset(), "unavailable_for": 5.0},
+    # One sticky session dies: ``session`` (empty: the first session id seen)
+    # serves ``after`` requests, then every request naming it fails.
+    "dead_session": {"session": "", "after": 0},
+    # The service is down: after ``after`` requests, every request fails with
+    # the provider's 5xx for ``duration`` seconds, then it recovers.
+    "outage": {"duration": 3.0, "after": 0},
+    # The key is revoked after ``after`` requests: the auth error from then on.
+    "revoked": {"after": 10},
+    # A rate limit per target site through the account (Zyte API
+    # /limits/over-domain-limit): ``limit`` per ``window`` seconds for each
+    # host in ``sites`` (empty: every host), each site counted on its own.
+    "site_limit": {"limit": 1, "window": 1.0, "sites": ()},
 }
 
 #: Parameters every scenario takes.
@@ -43,7 +61,12 @@ COMMON_PARAMS: Mapping[str, Any] = {
     "require_rules": (),
     #: The error code the scenario answers with, instead of the provider's default.
     "code": "",
+    #: brightdata: errors carry only RFC 9209 ``Proxy-Status`` (no ``x-brd-*``).
+    "proxy_status_only": False,
 }
+
+#: Common parameters that only some providers take (``ProviderSpec.takes``).
+PROVIDER_PARAMS = ("require_rules", "proxy_status_only")
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
@@ -88,8 +111,22 @@ def scenario_params(scenario: str, given: Mapping[str, Any]) -> dict[str, Any]:
     params = {k: _coerce(k, given[k], v) if k in given else v for k, v in defaults.items()}
     if "rate" in params and not 0 <= params["rate"] <= 1:
         raise ValueError(f"scenario parameter rate must be within 0..1, got {params['rate']}")
-    if scenario == "ratelimit" and (params["limit"] < 1 or params["window"] <= 0):
-        raise ValueError("scenario ratelimit needs limit >= 1 and window > 0")
+    if scenario in ("ratelimit", "site_limit") and (params["limit"] < 1
+                                                     or params["window"] <= 0):
+        raise ValueError(f"scenario {scenario} needs limit >= 1 and window > 0")
+    if scenario == "pool":
+        size = params["size"]
+        if size < 1:
+            raise ValueError("scenario pool needs size >= 1")
+        groups = ("refused", "hanging", "unavailable")
+        for name in groups:
+            bad = sorted(i for i in params[name] if not 0 <= i < size)
+            if bad:
+                raise ValueError(f"scenario pool: {name} {bad} out of range for size={size}")
+        taken = [i for name in groups for i in params[name]]
+        if len(taken) != len(set(taken)):
+            raise ValueError("scenario pool: a port can be refused, hanging or "
+                             "unavailable, not two of them")
     if params["ips"] < 1:
         raise ValueError("scenario parameter ips must be at least 1")
     return params
@@ -210,6 +247,95 @@ class Sessions:
                 return False
             self._used[session] = used + 1
             return True
+
+
+class DeadSession:
+    """One sticky session whose node dies after *after* requests, for good;
+    every other session lives. With no *session*, the first one seen dies."""
+
+    def __init__(self, session: str, after: int) -> None:
+        self.session: str | None = session or None
+        self.after = after
+        self._lock = threading.Lock()
+        self._used = 0
+
+    def dead(self, session: str) -> bool:
+        """Count one request on *session*; ``True`` when it is the dead one."""
+        with self._lock:
+            if self.session is None:
+                self.session = session
+            if session != self.session:
+                return False
+            self._used += 1
+            return self._used > self.after
+
+
+class Outage:
+    """The service is down for *duration* seconds, from the request after the
+    first *after* ones (so the outage starts when the crawl is running)."""
+
+    def __init__(self, duration: float, after: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.duration = duration
+        self.after = after
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen = 0
+        #: ``clock()`` when the outage began and ends (``None`` before it began).
+        self.start: float | None = None
+        self.end: float | None = None
+
+    def down(self) -> bool:
+        """Count one request; ``True`` when it falls inside the outage."""
+        with self._lock:
+            self._seen += 1
+            if self.start is None:
+                if self._seen <= self.after:
+                    return False
+                self.start = self._clock()
+                self.end = self.start + self.duration
+            assert self.end is not None
+            return self._clock() < self.end
+
+    def over(self) -> bool:
+        """The outage has begun and ended."""
+        with self._lock:
+            return self.end is not None and self._clock() >= self.end
+
+
+class Countdown:
+    """``True`` from the request after the first *after* ones (a revoked key)."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self._lock = threading.Lock()
+        self._seen = 0
+
+    def expired(self) -> bool:
+        with self._lock:
+            self._seen += 1
+            return self._seen > self.after
+
+
+class Windows:
+    """Per-key windows that open on a key's first request: ``wait(key)`` is
+    the seconds left in *key*'s window (0.0 once it has passed)."""
+
+    def __init__(self, length: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.length = length
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ends: dict[Any, float] = {}
+
+    def wait(self, key: Any) -> tuple[float, bool]:
+        """``(seconds left, first)``; *first*: this request opened the window."""
+        with self._lock:
+            now = self._clock()
+            end = self._ends.get(key)
+            first = end is None
+            if end is None:
+                end = self._ends[key] = now + self.length
+            return max(0.0, end - now), first
 
 
 class Dice:

@@ -129,5 +129,9 @@ class RequestRecord:
     status: int = 0
     #: The provider's error code answered, ``None`` for success.
     code: str | None = None
-    #: For an error reply to CONNECT: the client closed the socket afterwards.
+    #: For an error reply to CONNECT, or a request a hanging port never
+    #: answered: the client closed the socket afterwards.
     client_closed: bool = False
+    #: ``time.time()`` when the request head was read (wall clock, to
+    #: compare with times a crawl records; :attr:`time` is monotonic).
+    wall: float = 0.0
