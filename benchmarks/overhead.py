@@ -92,17 +92,33 @@ class _FakeEngine:
         self.closes += 1
 
 
-def _drive(coro: Coroutine[Any, Any, Any] | Any) -> Any:
-    """Run a coroutine that must not suspend (no pause pending) to its end;
-    a plain value (a synchronous ``process_request``) is returned as it is."""
+class _Suspended(Exception):
+    """process_request held the request back (a pause or a backoff)."""
+
+
+def _drive_or_count(coro: Coroutine[Any, Any, Any] | Any) -> Any:
+    """Run ``process_request``'s result to its end: a coroutine that must not
+    suspend, or a synchronous method's value. A request held back (the
+    coroutine suspends, or the synchronous method parks it and returns
+    something) raises ``_Suspended``."""
     if not inspect.iscoroutine(coro):
-        return coro
+        if coro is not None:
+            raise _Suspended
+        return None
     try:
         coro.send(None)
     except StopIteration as stop:
         return stop.value
     coro.close()
-    raise RuntimeError("process_request suspended: a pause was pending")
+    raise _Suspended
+
+
+def _drive(coro: Coroutine[Any, Any, Any] | Any) -> Any:
+    """``_drive_or_count`` where nothing may be held back."""
+    try:
+        return _drive_or_count(coro)
+    except _Suspended:
+        raise RuntimeError("process_request held the request back: a pause was pending") from None
 
 
 def _reply(provider: str, code: str, **kw: Any) -> tuple[int, Headers, bytes]:
@@ -378,26 +394,6 @@ def _pool(routes: int) -> list[str]:
         f"http://user:key@10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}:8000"
         for i in range(1, routes + 1)
     ]
-
-
-class _Suspended(Exception):
-    """process_request wanted to wait (a pause or a backoff): counted apart."""
-
-
-def _drive_or_count(coro: Coroutine[Any, Any, Any] | Any) -> Any:
-    """Like ``_drive``; a request held back (a coroutine that suspends, or a
-    synchronous ``process_request`` that parks it and returns something) raises
-    ``_Suspended``."""
-    if not inspect.iscoroutine(coro):
-        if coro is not None:
-            raise _Suspended
-        return None
-    try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value
-    coro.close()
-    raise _Suspended
 
 
 def _scale_middleware(
