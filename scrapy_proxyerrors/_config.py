@@ -35,7 +35,11 @@ DEFAULTS: dict[str, Any] = {
     "PROXYERRORS_BACKOFF_MAX": 30.0,
     "PROXYERRORS_MAX_WAIT": 300.0,
     "PROXYERRORS_ROUTE_COOLDOWN": 30.0,
-    "PROXYERRORS_SLOT_PER_ROUTE": True,
+    "PROXYERRORS_SLOT_PER_ROUTE": False,
+    "PROXYERRORS_THROTTLE_MAX_TIME": 600.0,
+    "PROXYERRORS_THROTTLE_MAX_COUNT": 100,
+    "PROXYERRORS_BREAKER_THRESHOLD": 5,
+    "PROXYERRORS_BREAKER_RECOVERY": 30.0,
     "PROXYERRORS_STATE": "scrapy_proxyerrors.MemoryState",
     "PROXYERRORS_REPORT_FILE": None,
     "PROXYERRORS_CONNECT_BODY_TIMEOUT": 2.0,
@@ -88,6 +92,18 @@ def _list(settings: BaseSettings, name: str) -> list[Any]:
         return settings.getlist(name)
     except (TypeError, ValueError):
         raise _bad(name, raw, "expected a list") from None
+
+
+def _count(settings: BaseSettings, name: str, minimum: int = 1) -> int:
+    """A count of ours (``PROXYERRORS_THROTTLE_MAX_COUNT``...): an integer >= *minimum*."""
+    raw = _get(settings, name)
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw.strip())
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
+        raise _bad(name, raw, f"expected an integer >= {minimum}")
+    return raw
 
 
 def _log_level(settings: BaseSettings, name: str) -> Any:
@@ -233,7 +249,11 @@ class Config:
     backoff_max: float = 30.0
     max_wait: float = 300.0
     route_cooldown: float = 30.0
-    slot_per_route: bool = True
+    slot_per_route: bool = False
+    throttle_max_time: float = 600.0
+    throttle_max_count: int = 100
+    breaker_threshold: int = 5
+    breaker_recovery: float = 30.0
     state_cls: type = object
     retry_enabled: bool = True
     retry_http_codes: frozenset[int] = frozenset()
@@ -309,6 +329,10 @@ class Config:
             max_wait=_seconds(settings, "PROXYERRORS_MAX_WAIT", allow_inf=True),
             route_cooldown=_seconds(settings, "PROXYERRORS_ROUTE_COOLDOWN"),
             slot_per_route=_bool(settings, "PROXYERRORS_SLOT_PER_ROUTE"),
+            throttle_max_time=_seconds(settings, "PROXYERRORS_THROTTLE_MAX_TIME", allow_inf=True),
+            throttle_max_count=_count(settings, "PROXYERRORS_THROTTLE_MAX_COUNT"),
+            breaker_threshold=_count(settings, "PROXYERRORS_BREAKER_THRESHOLD"),
+            breaker_recovery=_seconds(settings, "PROXYERRORS_BREAKER_RECOVERY"),
             state_cls=state_cls,
             retry_enabled=_bool(settings, "RETRY_ENABLED"),
             retry_http_codes=frozenset(codes),

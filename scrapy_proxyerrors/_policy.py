@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING
 
-from ._vocabulary import Action, Scope
+from ._parse import parse_retry_after
+from ._vocabulary import Action, Category, Scope, Transport
 
 if TYPE_CHECKING:
     import random
@@ -98,3 +100,231 @@ def decide(
         escalated = escalation(error.scope)
         return Decision(escalated, escalated_from=wait, overridden=override is not None)
     return Decision(action, wait, overridden=override is not None)
+
+
+# --------------------------------------------------------------------- plans
+
+
+class Budget(str, Enum):
+    """Which allowance an attempt spends."""
+
+    RETRY = "retry"  #: ``RETRY_TIMES`` (``max_retry_times``): failures
+    THROTTLE = "throttle"  #: time/count of waiting for a limit: not a failure
+    NONE = "none"  #: nothing is retried
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class PauseOn(str, Enum):
+    """What a pause applies to; the scheduler turns it into a state key."""
+
+    ROUTE = "route"
+    ACCOUNT = "account"
+    SITE = "site"  #: ``<account>|<target host>``
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: Categories whose errors are throttling, not failures.
+THROTTLE_CATEGORIES = frozenset({Category.RATE_LIMIT, Category.CONCURRENCY})
+#: Statuses whose ``Retry-After`` means "unavailable until then" (RFC 9110).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+#: Share of a stated rate the crawl uses: a margin for clocks and in-flight requests.
+RATE_MARGIN = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """The settings the policy reads (see :class:`~scrapy_proxyerrors._config.Config`)."""
+
+    actions: Mapping[str, Action] = field(default_factory=dict)
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    max_wait: float = 300.0
+    route_cooldown: float = 30.0
+    throttle_max_time: float = 600.0
+    throttle_max_count: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """Where a request stands: what it has spent so far."""
+
+    #: Retries spent (``meta["retry_times"]``).
+    retries: int = 0
+    #: Throttle waits spent.
+    throttled: int = 0
+    #: When its first throttle wait began (wall clock); ``None`` before.
+    throttled_since: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything the scheduler and the middleware do about one failure.
+
+    ``wait`` is the delay of this request's next attempt; ``pause`` (with
+    ``pause_on``) holds back every request of a route, account or site; a
+    ``cooldown`` rests the route (and rotates away from it where possible).
+    """
+
+    action: Action
+    wait: float = 0.0
+    budget: Budget = Budget.NONE
+    pause_on: PauseOn | None = None
+    pause: float = 0.0
+    cooldown: float = 0.0
+    #: New pacing rate (requests/s) of the account (or route); ``None``: unchanged.
+    rate: float | None = None
+    #: A concurrency error: the account's (or route's) concurrency limit goes down.
+    lower_concurrency: bool = False
+    #: The failure counts towards the account's circuit breaker (provider outage).
+    outage: bool = False
+    #: Why the request is given up instead (the throttle budget is spent).
+    give_up: str | None = None
+    #: Set when the wait was longer than ``PROXYERRORS_MAX_WAIT``.
+    escalated_from: float | None = None
+    #: Set when ``PROXYERRORS_ACTIONS`` replaced the profile's action.
+    overridden: bool = False
+
+
+def _throttle_give_up(wait: float, attempt: Attempt, now: float, cfg: PolicyConfig) -> str | None:
+    if attempt.throttled >= cfg.throttle_max_count:
+        return (
+            f"throttled {attempt.throttled} times "
+            f"(PROXYERRORS_THROTTLE_MAX_COUNT={cfg.throttle_max_count})"
+        )
+    since = now if attempt.throttled_since is None else attempt.throttled_since
+    if now + wait - since > cfg.throttle_max_time:
+        return (
+            f"throttled for {now + wait - since:.0f} s "
+            f"(PROXYERRORS_THROTTLE_MAX_TIME={cfg.throttle_max_time:.0f} s)"
+        )
+    return None
+
+
+def stated_rate(limit: int | None, window: float | None, documented: float | None) -> float | None:
+    """Requests per second the provider states (headers first, then its docs), with a margin."""
+    if limit is not None and limit > 0 and window is not None and window > 0:
+        return RATE_MARGIN * limit / window
+    if documented is not None and documented > 0:
+        return RATE_MARGIN * documented
+    return None
+
+
+def plan(
+    error: ProviderError,
+    *,
+    attempt: Attempt,
+    now: float,
+    cfg: PolicyConfig,
+    rng: random.Random,
+    documented_rate: float | None = None,
+) -> Plan:
+    """The full plan for a classified provider *error*.
+
+    Throttling (``rate_limit``, ``concurrency``, and any 429/503 carrying
+    ``Retry-After``) spends the throttle budget, never ``RETRY_TIMES``; a wait
+    the provider asks for is honoured for the whole window but is never
+    shorter than the backoff (``Retry-After: 0`` does not storm). A wait longer
+    than ``max_wait`` escalates to ``drop`` (one request) or ``stop`` (an account).
+    """
+    override = override_for(error, cfg.actions)
+    action = override or error.action
+    overridden = override is not None
+    if action in (Action.PASS, Action.DROP, Action.STOP):
+        return Plan(action, overridden=overridden)
+    throttle = (
+        error.category in THROTTLE_CATEGORIES
+        or action is Action.SLOWDOWN
+        or (error.retry_after is not None and error.status in RETRY_AFTER_STATUSES)
+    )
+    spent = attempt.throttled if throttle else attempt.retries
+    floor = backoff(spent, cfg.backoff_base, cfg.backoff_max, rng)
+    asked = error.wait
+    if asked is not None:
+        wait = max(asked, floor)
+    elif action is Action.ROTATE:
+        # Another route does not need to wait for this one to recover.
+        wait = 0.0
+    else:
+        wait = floor
+    if wait > cfg.max_wait:
+        escalated = escalation(error.scope)
+        return Plan(escalated, escalated_from=wait, overridden=overridden)
+    pause_on: PauseOn | None = None
+    pause = 0.0
+    if action is Action.SLOWDOWN or (throttle and asked is not None):
+        scope = error.scope
+        pause_on = (
+            PauseOn.ACCOUNT
+            if scope in (Scope.ACCOUNT, Scope.CRAWL)
+            else PauseOn.SITE
+            if scope == getattr(Scope, "SITE", None)
+            else PauseOn.ROUTE
+        )
+        pause = wait
+    cooldown = 0.0
+    if action is Action.ROTATE:
+        rule_cooldown = error.rule.cooldown
+        cooldown = rule_cooldown if rule_cooldown is not None else max(cfg.route_cooldown, wait)
+    rate = None
+    if error.category is Category.RATE_LIMIT:
+        limits = error.rate_limit
+        rate = stated_rate(
+            limits.limit if limits else None, limits.window if limits else None, documented_rate
+        )
+    return Plan(
+        action,
+        wait,
+        Budget.THROTTLE if throttle else Budget.RETRY,
+        pause_on=pause_on,
+        pause=pause,
+        cooldown=cooldown,
+        rate=rate,
+        lower_concurrency=error.category is Category.CONCURRENCY,
+        outage=error.category is Category.INTERNAL and error.transport is not Transport.TARGET,
+        give_up=_throttle_give_up(wait, attempt, now, cfg) if throttle else None,
+        overridden=overridden,
+    )
+
+
+def plan_plain(
+    status: int | None,
+    retry_after: str | None,
+    *,
+    attempt: Attempt,
+    now: float,
+    cfg: PolicyConfig,
+    rng: random.Random,
+    route_failure: bool = False,
+    outage: bool = False,
+) -> Plan:
+    """The plan for a reply or exception no provider spoke for (Scrapy's retry).
+
+    *status* is the reply's (``None`` for an exception). It spends
+    ``RETRY_TIMES`` exactly as ``RetryMiddleware`` would; the attempt waits the
+    backoff, or a 429/503's ``Retry-After`` (at least the backoff). A
+    ``Retry-After`` longer than ``max_wait`` gives the retry up (``PASS``): the
+    plugin does not hold a request that long. *route_failure*: a connection
+    failure through a proxy, which rests the route and rotates where possible.
+    *outage*: a failure of a scraping API's own service (its breaker counts it).
+    """
+    wait = backoff(attempt.retries, cfg.backoff_base, cfg.backoff_max, rng)
+    asked = parse_retry_after(retry_after, now) if retry_after else None
+    if asked is not None and status in RETRY_AFTER_STATUSES:
+        if asked > cfg.max_wait:
+            return Plan(
+                Action.PASS,
+                escalated_from=asked,
+                give_up="Retry-After longer than PROXYERRORS_MAX_WAIT",
+            )
+        wait = max(wait, asked)
+    return Plan(
+        Action.ROTATE if route_failure else Action.RETRY,
+        wait,
+        Budget.RETRY,
+        cooldown=cfg.route_cooldown if route_failure else 0.0,
+        outage=outage,
+    )

@@ -1,23 +1,34 @@
-"""Route health, cooldowns and pauses, behind one small interface.
+"""Route health, cooldowns, pauses, pacing and the stop, behind one small interface.
 
-Everything is keyed by plain strings (route ids such as ``127.0.0.1:8000~abc``
-and account ids such as ``soax``) and timed in wall-clock seconds
-(``time.time()``), so that a later implementation can share it between crawl
-processes (e.g. through Redis) without changing the middleware.
+Everything is keyed by plain strings (route ids such as ``127.0.0.1:8000~abc``,
+account ids such as ``soax#1a2b3c4d`` and site keys ``<account>|<host>``) and
+timed in wall-clock seconds (``time.time()``), so that another implementation
+can share it between crawl processes (e.g. through Redis) without changing the
+middleware or the scheduler.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
-from typing import Protocol, runtime_checkable
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 @runtime_checkable
 class RouteState(Protocol):
-    """What the middleware needs to remember about routes and accounts."""
+    """What the scheduler needs to remember about routes and accounts.
+
+    No method may raise into the crawl: implementations catch and count their
+    own errors.
+    """
 
     def pause(self, key: str, until: float) -> None:
-        """Send nothing through *key* (a route or account) before *until*."""
+        """Send nothing through *key* (a route, account or site) before *until*."""
 
     def paused_until(self, key: str) -> float:
         """When the pause on *key* ends; ``0`` when it is not paused."""
@@ -34,59 +45,191 @@ class RouteState(Protocol):
     def cooling_until(self, route: str) -> float:
         """When *route*'s rest ends; ``0`` when it is healthy."""
 
+    def learn(self, proxy: str, provider: str) -> None:
+        """Remember that the proxy ``host:port`` answered as *provider*."""
+
+    def learned(self, proxy: str) -> str | None:
+        """The provider learned for the proxy ``host:port``, if any."""
+
+    def set_rate(self, key: str, rate: float, until: float) -> None:
+        """Pace *key* at *rate* requests per second until *until*; ``rate <= 0`` removes it."""
+
+    def rate(self, key: str) -> float:
+        """The pacing rate of *key*; ``0`` when it is not paced."""
+
+    def take(self, key: str, now: float) -> float:
+        """Take one token of *key*: ``0`` when taken, else seconds until the next one."""
+
+    def stop(self, reason: str, origin: str) -> None:
+        """Record a stop (e.g. ``proxyerrors_auth`` from ``soax/AUTH_FAILED@route``)."""
+
+    def stopped(self) -> tuple[str, str] | None:
+        """``(reason, origin)`` of a live stop, else ``None``."""
+
+    def add_listener(self, listener: Callable[[str, str], None]) -> None:
+        """Call ``listener(kind, key)`` on changes made by OTHER processes."""
+
+    def close(self) -> None:
+        """Release what the state holds (connections...)."""
+
+
+class _Expiring:
+    """``key -> until`` with an expiry heap: pruning pops only expired entries.
+
+    An entry that is still active is never dropped (a pause or cooldown that
+    is forgotten early would let requests through inside the window).
+    """
+
+    __slots__ = ("_heap", "_table")
+
+    def __init__(self) -> None:
+        self._table: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def get(self, key: str) -> float:
+        return self._table.get(key, 0.0)
+
+    def extend(self, key: str, until: float) -> bool:
+        if until <= self._table.get(key, 0.0):
+            return False
+        self._table[key] = until
+        heapq.heappush(self._heap, (until, key))
+        return True
+
+    def prune(self, now: float) -> None:
+        heap, table = self._heap, self._table
+        while heap and heap[0][0] <= now:
+            until, key = heapq.heappop(heap)
+            if table.get(key) == until:
+                del table[key]
+        if len(heap) > 2 * len(table) + 64:
+            # Superseded entries (extended windows) pile up in the heap.
+            self._heap = [(u, k) for k, u in table.items()]
+            heapq.heapify(self._heap)
+
 
 class MemoryState:
-    """The default :class:`RouteState`: dictionaries in this process.
+    """The default :class:`RouteState`: tables in this process.
 
-    Bounded: expired entries are pruned once the tables grow past
-    *max_entries*, so a crawl over millions of sessions does not grow memory.
+    Bounded without scans: pauses and cooldowns leave when they expire (an
+    expiry heap), failure streaks, pacing and learned facts are
+    least-recently-used tables of at most *max_entries*.
     """
 
     #: A failure streak multiplies the base cooldown by 2**streak, at most this.
     MAX_GROWTH = 16.0
 
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self._pauses: dict[str, float] = {}
-        self._cooling: dict[str, float] = {}
-        self._streaks: dict[str, int] = {}
+    def __init__(
+        self, max_entries: int = 10_000, clock: Callable[[], float] = time.time
+    ) -> None:
         self._max_entries = max_entries
+        self._clock = clock
+        self._pauses = _Expiring()
+        self._cooling = _Expiring()
+        self._streaks: OrderedDict[str, int] = OrderedDict()
+        self._learned: OrderedDict[str, str] = OrderedDict()
+        # key -> [rate, until, theoretical arrival time] (GCRA, burst of one)
+        self._rates: OrderedDict[str, list[float]] = OrderedDict()
+        self._stop: tuple[str, str] | None = None
 
+    # pauses ---------------------------------------------------------------
     def pause(self, key: str, until: float) -> None:
-        if until > self._pauses.get(key, 0.0):
-            self._pauses[key] = until
-            self._prune(self._pauses, until)
+        if self._pauses.extend(key, until) and len(self._pauses) > self._max_entries:
+            self._pauses.prune(self._clock())
 
     def paused_until(self, key: str) -> float:
-        return self._pauses.get(key, 0.0)
+        return self._pauses.get(key)
 
+    # cooldowns --------------------------------------------------------------
     def record_failure(self, route: str, now: float, cooldown: float) -> float:
-        streak = self._streaks.get(route, 0)
-        self._streaks[route] = streak + 1
+        streaks = self._streaks
+        streak = streaks.pop(route, 0)
+        streaks[route] = streak + 1
         # The exponent is clamped first: 2.0**1024 overflows a float.
         growth = min(2.0 ** min(streak, 16), self.MAX_GROWTH)
         rest = cooldown if math.isinf(cooldown) else cooldown * growth
         until = now + rest
-        if until > self._cooling.get(route, 0.0):
-            self._cooling[route] = until
-        self._prune(self._cooling, now)
-        if len(self._streaks) > self._max_entries:
-            # Streaks of routes that are no longer resting are forgotten first.
-            for key in [k for k in self._streaks if self._cooling.get(k, 0.0) <= now]:
-                del self._streaks[key]
+        self._cooling.extend(route, until)
+        if len(self._cooling) > self._max_entries:
+            self._cooling.prune(now)
+        if len(streaks) > self._max_entries:
+            # The least recently failed streak goes (a resting route keeps its
+            # cooldown, only the growth of its next one restarts).
+            streaks.popitem(last=False)
         return until
 
     def record_success(self, route: str) -> None:
-        self._streaks.pop(route, None)
+        if self._streaks:
+            self._streaks.pop(route, None)
 
     def cooling_until(self, route: str) -> float:
-        return self._cooling.get(route, 0.0)
+        return self._cooling.get(route)
+
+    # learned facts ----------------------------------------------------------
+    def learn(self, proxy: str, provider: str) -> None:
+        learned = self._learned
+        learned.pop(proxy, None)
+        learned[proxy] = provider
+        if len(learned) > self._max_entries:
+            learned.popitem(last=False)
+
+    def learned(self, proxy: str) -> str | None:
+        return self._learned.get(proxy)
+
+    # pacing ---------------------------------------------------------------
+    def set_rate(self, key: str, rate: float, until: float) -> None:
+        rates = self._rates
+        old = rates.pop(key, None)
+        if not rate > 0 or math.isinf(rate):
+            return
+        rates[key] = [rate, until, old[2] if old else 0.0]
+        if len(rates) > self._max_entries:
+            rates.popitem(last=False)
+
+    def _live(self, key: str, now: float) -> list[float] | None:
+        entry = self._rates.get(key)
+        if entry is not None and entry[1] <= now:
+            del self._rates[key]
+            return None
+        return entry
+
+    def rate(self, key: str) -> float:
+        entry = self._live(key, self._clock())
+        return entry[0] if entry else 0.0
+
+    def take(self, key: str, now: float) -> float:
+        entry = self._live(key, now)
+        if entry is None:
+            return 0.0
+        tat = entry[2]
+        if tat > now:
+            return tat - now
+        entry[2] = now + 1.0 / entry[0]
+        return 0.0
+
+    # the stop -------------------------------------------------------------
+    def stop(self, reason: str, origin: str) -> None:
+        if self._stop is None:
+            self._stop = (reason, origin)
+
+    def stopped(self) -> tuple[str, str] | None:
+        return self._stop
+
+    def add_listener(self, listener: Callable[[str, str], None]) -> None:
+        """In one process nothing else changes the state: never called."""
+
+    def close(self) -> None:
+        """Nothing to release."""
 
     def __len__(self) -> int:
         """Entries held, for tests and soak benchmarks."""
-        return len(self._pauses) + len(self._cooling) + len(self._streaks)
-
-    def _prune(self, table: dict[str, float], now: float) -> None:
-        if len(table) <= self._max_entries:
-            return
-        for key in [k for k, until in table.items() if until <= now]:
-            del table[key]
+        return (
+            len(self._pauses)
+            + len(self._cooling)
+            + len(self._streaks)
+            + len(self._learned)
+            + len(self._rates)
+        )

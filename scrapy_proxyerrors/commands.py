@@ -554,7 +554,11 @@ def enablement(settings: BaseSettings) -> tuple[list[str], list[str]]:
         )
     from scrapy.downloadermiddlewares.retry import RetryMiddleware
 
-    if ours and any(_component_loaded(p, RetryMiddleware) for p in middlewares):
+    # ProxyErrorsMiddleware subclasses RetryMiddleware: only another one counts.
+    if ours and any(
+        _component_loaded(p, RetryMiddleware) and not _component_loaded(p, ProxyErrorsMiddleware)
+        for p in middlewares
+    ):
         warnings.append(
             "RetryMiddleware is enabled too: two retry budgets, and it retries provider "
             "errors the plugin meant to drop or stop. Set it to None in DOWNLOADER_MIDDLEWARES."

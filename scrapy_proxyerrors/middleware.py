@@ -1,9 +1,15 @@
-"""The downloader middleware: applies the classifier's decisions to a crawl.
+"""The downloader middleware: a thin adapter over identity, classifier, policy
+and scheduler.
 
-It takes the place of Scrapy's ``RetryMiddleware`` (same priority, 550), so a
-single retry budget (``retry_times`` / ``max_retry_times`` / ``dont_retry``)
-governs every retry, and plain retries of non-provider failures get the same
-backoff and ``Retry-After`` handling as provider errors.
+It takes the place of Scrapy's ``RetryMiddleware`` (same priority, 550) and
+subclasses it: for every reply and exception that carries no provider signal
+it behaves as ``RetryMiddleware`` does (``RETRY_HTTP_CODES``, reasons, stats
+keys, log lines, ``RETRY_ENABLED``, public attributes), plus the documented
+backoff and ``Retry-After``, which park the request instead of sleeping.
+
+Each call goes: identity (who answered: profile, route, account) ->
+classifier (what they said) -> policy (the plan) -> scheduler (when and where
+the next attempt goes).
 """
 
 from __future__ import annotations
@@ -14,18 +20,26 @@ import random
 import time
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from scrapy.downloadermiddlewares.retry import get_retry_request, retry_logger
+from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request, retry_logger
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.asyncio import call_later, sleep
-from scrapy.utils.defer import deferred_from_coro
-from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
+from scrapy.utils.response import response_status_message
+from twisted.internet.error import (
+    ConnectError,
+    ConnectionDone,
+    ConnectionLost,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
+)
+from twisted.web.client import ResponseFailed
 
 from . import _stats as S
 from ._classifier import ProviderError, classify, rate_limit_wait
 from ._config import Config
-from ._parse import header_text, parse_retry_after
-from ._policy import backoff, decide
+from ._identity import Identity
+from ._parse import header_text
+from ._policy import Attempt, Budget, PauseOn, PolicyConfig, plan, plan_plain
 from ._redact import (
     PLUGIN_LOGGERS,
     SCRAPY_REQUEST_LOGGERS,
@@ -34,20 +48,11 @@ from ._redact import (
     remember,
     request_secrets,
 )
-from ._routes import (
-    Credentials,
-    ProxyPool,
-    basic_credentials,
-    basic_header,
-    hostport,
-    route_id,
-    session_of,
-    url_credentials,
-    with_new_session,
-)
+from ._routes import url_credentials
+from ._scheduler import ASSIGNED, NOT_BEFORE, SENT, Scheduler, SchedulerConfig
 from ._state import RouteState
 from ._tunnel import ConnectReply, connect_reply, redacted_message
-from ._vocabulary import Action, Category, Scope, Transport
+from ._vocabulary import Action, Category, Transport
 from .exceptions import BadSettingError, ProviderErrorDropped, ProxyTunnelError
 
 if TYPE_CHECKING:
@@ -57,6 +62,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from ._policy import Plan
     from ._profile import Profile
 
 logger = logging.getLogger(__name__)
@@ -66,20 +72,27 @@ META_PROVIDER = "proxyerrors_provider"
 META_DONT = "dont_proxyerrors"
 META_ROUTE = "proxyerrors_route"
 META_ERROR = "proxyerrors_error"
-# Private meta keys: this middleware talks to itself across attempts.
-_NOT_BEFORE = "_proxyerrors_not_before"
-_AVOID = "_proxyerrors_avoid"
-_ASSIGNED = "_proxyerrors_assigned"
-_SLOT = "_proxyerrors_slot"
+# Private meta keys: the throttle budget a request has spent.
+_THROTTLED = "_proxyerrors_throttled"
+_THROTTLED_SINCE = "_proxyerrors_throttled_since"
+# Kept for code that imported it from here.
+_NOT_BEFORE = NOT_BEFORE
 
-_TINY_DELAY = 0.001
-_LEARNED_MAX = 1_000
-_CACHE_MAX = 4_096
 _SECRETS_MAX = 1_000
-_SLOT_OWNERS_MAX = 4_096
+#: Failures that say "this proxy (route) did not work", not "the target failed".
+_CONNECTION_FAILURES: tuple[type[BaseException], ...] = (
+    ConnectError,  # refused, DNS at the proxy, no route, TCP timeout...
+    ConnectionDone,
+    ConnectionLost,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
+    ResponseFailed,
+    OSError,
+)
 
 
-class ProxyErrorsMiddleware:
+class ProxyErrorsMiddleware(RetryMiddleware):
     """Classify every proxy / API reply and retry, rotate, slow down, drop or stop."""
 
     def __init__(self, crawler: Crawler) -> None:
@@ -99,32 +112,58 @@ class ProxyErrorsMiddleware:
             # Scrapy's middleware manager would take NotConfigured as "disable
             # me" and run the crawl without the plugin: a bad value must stop it.
             raise BadSettingError(str(exc)) from None
+        config = self.config
+        # RetryMiddleware's public attributes, honoured as it honours them.
+        self.max_retry_times = settings.getint("RETRY_TIMES")
+        self.retry_http_codes = set(config.retry_http_codes)
+        self.priority_adjust = config.priority_adjust
+        self.give_up_log_level = config.give_up_log_level
+        self.exceptions_to_retry = config.retry_exceptions
         assert crawler.stats is not None
         self.stats = crawler.stats
-        self.pool: ProxyPool | None = (
-            ProxyPool(self.config.proxies, self._pool_route)
-            if self.config.proxies
-            else None
-        )
         self.rng = random.Random()
-        self.stopping: str | None = None
+        self.clock = time.time
+        self.policy = PolicyConfig(
+            actions=config.actions,
+            backoff_base=config.backoff_base,
+            backoff_max=config.backoff_max,
+            max_wait=config.max_wait,
+            route_cooldown=config.route_cooldown,
+            throttle_max_time=config.throttle_max_time,
+            throttle_max_count=config.throttle_max_count,
+        )
         self._warned: set[str] = set()
-        self._learned: dict[str, str] = {}  # proxy host:port -> provider seen on it
-        self._slot_keys: dict[str, set[str]] = {}  # route/account -> download slots
-        # Success-path caches: proxy URL -> profile, (proxy, user, param) -> route.
-        self._proxy_profiles: dict[str, Profile | None] = {}
-        self._routes: dict[tuple[str, str | None, str | None], str] = {}
-        self._request_routes: dict[tuple[str, bytes | None, str | None], str] = {}
-        self._last_remembered: tuple[str, str, str] | None = None
         self._secrets: set[str] = set()
-        for proxy in self.config.proxies:
+        self.identity = Identity(
+            config.profiles,
+            config.provider,
+            self.state,
+            self._warn_once,
+            on_password=lambda password: self._keep_secrets((password,), shared=True),
+        )
+        self.scheduler = Scheduler(
+            crawler,
+            self.state,
+            self.identity,
+            SchedulerConfig(
+                slot_per_route=config.slot_per_route,
+                breaker_threshold=config.breaker_threshold,
+                breaker_recovery=config.breaker_recovery,
+            ),
+            config.proxies,
+            clock=self.clock,
+            rng=self.rng,
+        )
+        passwords = []
+        for proxy in config.proxies:
             creds = url_credentials(proxy)
-            if creds:
-                self._keep_secrets((creds.password,))
+            if creds and creds.password:
+                passwords.append(creds.password)
+        self._keep_secrets(passwords, shared=True)
         # Everything the plugin logs is masked; Scrapy's own request lines
         # (URLs with api_key=...) too, unless PROXYERRORS_REDACT_LOGS is off.
         install_filters(PLUGIN_LOGGERS)
-        if self.config.redact_logs:
+        if config.redact_logs:
             install_filters(SCRAPY_REQUEST_LOGGERS)
 
     @classmethod
@@ -146,295 +185,126 @@ class ProxyErrorsMiddleware:
             )
         return state
 
-    # ------------------------------------------------------------------ identity
+    # Kept for callers of the previous layout (report, tests).
+    @property
+    def stopping(self) -> str | None:
+        return self.scheduler.stopping
 
-    def _explicit(self, request: Request) -> str | None:
-        name = request.meta.get(META_PROVIDER) or self.config.provider
-        if name and name not in self.config.profiles:
-            self._warn_once(
-                f"meta:{name}",
-                "Unknown %(meta)s %(name)r on %(request)s; detecting the provider instead",
-                {"meta": META_PROVIDER, "name": name, "request": request},
-            )
-            return None
-        return name or None
+    @stopping.setter
+    def stopping(self, value: str | None) -> None:
+        self.scheduler.stopping = value
 
-    def _profile_for(self, request: Request, proxy: str | None) -> Profile | None:
-        name = self._explicit(request)
-        if name:
-            return self.config.profiles[name]
-        if proxy:
-            try:
-                return self._proxy_profiles[proxy]
-            except KeyError:
-                found = self._proxy_profile(proxy)
-                if len(self._proxy_profiles) >= _CACHE_MAX:
-                    self._proxy_profiles.clear()
-                self._proxy_profiles[proxy] = found
-                return found
-        host = urlparse_cached(request).hostname or ""
-        for profile in self.config.profiles.values():
-            if profile.matches_api_host(host):
-                return profile
-        return None
-
-    def _proxy_profile(self, proxy: str) -> Profile | None:
-        """The profile of a proxy: learned from its replies, else by its host."""
-        where = hostport(proxy)
-        learned = self._learned.get(where)
-        if learned:
-            return self.config.profiles.get(learned)
-        host = where.rpartition(":")[0]
-        for profile in self.config.profiles.values():
-            if profile.matches_proxy_host(host):
-                return profile
-        return None
-
-    def _pool_route(self, proxy: str) -> str:
-        """The route id of a pool entry, as ``_route`` would name it."""
-        name = self.config.provider
-        profile = self.config.profiles[name] if name else self._proxy_profile(proxy)
-        creds = url_credentials(proxy)
-        return self._route_id(proxy, creds.user if creds else None, profile)
-
-    def _route_id(self, proxy: str, user: str | None, profile: Profile | None) -> str:
-        param = profile.session_param if profile else None
-        key = (proxy, user, param)
-        try:
-            return self._routes[key]
-        except KeyError:
-            route = route_id(proxy, user, param)
-            if len(self._routes) >= _CACHE_MAX:
-                self._routes.clear()
-            self._routes[key] = route
-            return route
-
-    def _transport(self, request: Request, profile: Profile | None) -> Transport:
-        if request.meta.get("proxy"):
-            return (
-                Transport.PLAIN if urlparse_cached(request).scheme == "http" else Transport.TARGET
-            )
-        if profile is not None and profile.kind != "proxy":
-            return Transport.API
-        return Transport.TARGET
-
-    def _credentials(self, request: Request) -> Credentials | None:
-        proxy = request.meta.get("proxy")
-        creds = url_credentials(proxy) if proxy else None
-        if creds is None:
-            creds = basic_credentials(request.headers.get(b"Proxy-Authorization"))
-        if creds is not None:
-            self._keep_secrets((creds.password,))
-        return creds
-
-    def _keep_secrets(self, secrets: Iterable[str]) -> None:
-        new = [s for s in secrets if s and s not in self._secrets]
-        for secret in new:
-            if len(self._secrets) < _SECRETS_MAX:
-                self._secrets.add(secret)
-        if new:
-            remember(new)  # for the log filters
-
-    def _scrub(self, request: Request, error: ProviderError) -> ProviderError:
-        """*error* with the request's secrets masked in what the provider said.
-
-        Providers echo keys (``Key abc123 was revoked``); the detail is logged,
-        kept in meta and handed to errbacks, so it is masked first.
-        """
-        self._keep_secrets(request_secrets(request.url, request.headers))
-        detail = redact_text(error.detail, self._secrets) if error.detail else error.detail
-        rid = redact_text(error.request_id, self._secrets) if error.request_id else error.request_id
-        if (detail, rid) == (error.detail, error.request_id):
-            return error
-        return dataclasses.replace(error, detail=detail, request_id=rid)
-
-    def _route(self, request: Request, profile: Profile | None) -> tuple[str, str]:
-        """(route, account) of a request: what pauses and cooldowns apply to."""
-        proxy = request.meta.get("proxy")
-        if proxy:
-            # Cached by what the route depends on, so the success path does
-            # not parse the proxy URL or the credentials again.
-            key = (
-                proxy,
-                request.headers.get(b"Proxy-Authorization"),
-                profile.name if profile is not None else None,
-            )
-            route = self._request_routes.get(key)
-            if route is None:
-                creds = self._credentials(request)
-                route = self._route_id(proxy, creds.user if creds else None, profile)
-                if len(self._request_routes) >= _CACHE_MAX:
-                    self._request_routes.clear()
-                self._request_routes[key] = route
-        else:
-            parsed = urlparse_cached(request)
-            port = parsed.port or (443 if parsed.scheme == "https" else 80)
-            route = f"{parsed.hostname}:{port}"
-        account = profile.name if profile is not None and profile.name != "generic" else route
-        return route, account
+    @property
+    def pool(self) -> Any:
+        return self.scheduler.pool
 
     # ------------------------------------------------------------------ requests
 
-    async def process_request(self, request: Request) -> Request | Response | None:
+    def process_request(self, request: Request) -> Request | Response | None:
         meta = request.meta
         if meta.get(META_DONT):
             return None
-        if self.stopping:
+        scheduler = self.scheduler
+        if scheduler.stopping:
             # The crawl is closing: keep the request for a JOBDIR resume
             # instead of sending it to a provider that refuses everything.
             return self._requeue(request)
-        now = time.time()
-        if self.pool is not None and ("proxy" not in meta or meta.get(_ASSIGNED)):
-            self._assign(request, now)
-        profile = self._profile_for(request, meta.get("proxy"))
-        route, account = self._route(request, profile)
+        now = self.clock()
+        not_before = meta.get(NOT_BEFORE)
+        if not_before is not None and not_before > now:
+            # Not due yet (a caller that bypassed the engine's scheduling).
+            return scheduler.park(request, not_before)
+        if scheduler.pool is not None and ("proxy" not in meta or meta.get(ASSIGNED)):
+            scheduler.assign(request, now)
+        identity = self.identity
+        profile = identity.profile(request)
+        route, account = identity.route(request, profile)
+        if scheduler.sticky(request, route, now):
+            route, account = identity.route(request, profile)
         meta[META_ROUTE] = route
-        pause_end = max(self.state.paused_until(route), self.state.paused_until(account))
-        not_before = meta.get(_NOT_BEFORE, 0.0)
-        if (
-            self.config.slot_per_route
-            and meta.get(_ASSIGNED)
-            and ("download_slot" not in meta or meta.get(_SLOT) == meta.get("download_slot"))
-        ):
-            # Each pooled route gets its own slot, so pausing one leaves the
-            # others flowing (unless the user picked the slot).
-            slot = f"{urlparse_cached(request).hostname}|{route}"
-            meta["download_slot"] = meta[_SLOT] = slot
-        self._remember_slot(request, route, account)
-        if pause_end > now:
-            # A paused route or account: queue the request behind its paused
-            # download slot, which (unlike a sleep here) leaves other slots
-            # flowing. Without a slot yet, this request waits by itself.
-            if self._pause_slot(request, pause_end):
-                not_before = not_before if not_before > pause_end else 0.0
-            else:
-                not_before = max(not_before, pause_end)
-        if not_before > now:
-            # A backoff belongs to this request alone: pausing its slot would
-            # hold back every other request of the route.
-            await sleep(not_before - now)
+        site = identity.site_key(account, request) if scheduler._sites else None
+        due, wait_on = scheduler.admit(request, route, account, site, now)
+        if due:
+            return scheduler.park(request, due, wait_on)
         return None
-
-    def _assign(self, request: Request, now: float) -> None:
-        assert self.pool is not None
-        meta = request.meta
-        current = meta.get(META_ROUTE) if meta.get(_ASSIGNED) else None
-        if current is not None:
-            resting = max(self.state.cooling_until(current), self.state.paused_until(current))
-            if resting <= now and not meta.get(_AVOID):
-                return
-        proxy, route = self.pool.pick(self.state, now, avoid=meta.pop(_AVOID, None) or current)
-        # The URL carries the credentials; HttpProxyMiddleware (750) turns them
-        # into Proxy-Authorization and drops the old proxy's header.
-        meta["proxy"] = proxy
-        meta[_ASSIGNED] = True
-        meta[META_ROUTE] = route
-
-    def _remember_slot(self, request: Request, route: str, account: str) -> None:
-        engine = self.crawler.engine
-        if engine is None:
-            return
-        key = engine.downloader.get_slot_key(request)
-        remembered = (route, account, key)
-        if remembered == self._last_remembered:
-            return  # the common case: the same route and slot as last time
-        self._last_remembered = remembered
-        for owner in (route, account):
-            # Least recently used first: popped and put back at the end.
-            keys = self._slot_keys.pop(owner, None)
-            if keys is None:
-                keys = set()
-                if len(self._slot_keys) >= _SLOT_OWNERS_MAX:
-                    # One entry per route would grow with every new sticky
-                    # session. A forgotten route loses nothing: a pause still
-                    # holds each of its requests back as it arrives.
-                    del self._slot_keys[next(iter(self._slot_keys))]
-            self._slot_keys[owner] = keys
-            if key not in keys:
-                if len(keys) > 256:
-                    keys.intersection_update(engine.downloader.slots)
-                keys.add(key)
-
-    def _pause_slot(self, request: Request, until: float) -> bool:
-        engine = self.crawler.engine
-        if engine is None:
-            return False
-        key = engine.downloader.get_slot_key(request)
-        if key not in engine.downloader.slots:
-            return False
-        self._pause_slots({key}, until)
-        return True
-
-    def _pause_slots(self, keys: set[str], until: float) -> None:
-        engine = self.crawler.engine
-        if engine is None:
-            return
-        wait = until - time.time()
-        if wait <= 0:
-            return
-        mono_until = time.monotonic() + wait
-        for key in keys:
-            slot = engine.downloader.slots.get(key)
-            if slot is None:
-                continue
-            if slot.delay == 0:
-                # The downloader only honours ``lastseen`` for slots with a
-                # delay; give it a negligible one and take it back after.
-                slot.delay = _TINY_DELAY
-                call_later(wait, _restore_delay, slot)
-            slot.lastseen = max(slot.lastseen, mono_until)
 
     # ----------------------------------------------------------------- responses
 
-    def process_response(self, request: Request, response: Response) -> Request | Response:
+    def process_response(  # type: ignore[override]
+        self, request: Request, response: Response
+    ) -> Request | Response:
+        scheduler = self.scheduler
+        account = scheduler.done(request)
         meta = request.meta
-        if meta.get(META_DONT):
-            return self._stock_retry_response(request, response)
-        proxy = meta.get("proxy")
-        profile = self._profile_for(request, proxy)
-        transport = self._transport(request, profile)
+        if meta.get(META_DONT) or "cached" in response.flags:
+            # A reply from Scrapy's HTTP cache is no live provider signal.
+            return self._stock_response(request, response)
+        identity = self.identity
+        profile = identity.profile(request)
+        transport = identity.transport(request, profile)
         status = response.status
-        if status < 400 or transport is Transport.TARGET:
+        if transport is Transport.TARGET or (status < 400 and not self._status_headers(profile)):
             # The hot path: successes, and replies from the target through a
             # tunnel, which are never provider signals.
-            # X-RateLimit-* on a plain proxied reply are the target's own
-            # (forwarded): only an API, or a provider that documents them, counts.
-            if (
-                transport is Transport.API
-                or (
-                    transport is Transport.PLAIN
-                    and profile is not None
-                    and profile.rate_limit_headers
-                )
-            ) and response.headers.get(b"X-RateLimit-Remaining") == b"0":
-                self._limit_spent(request, response, profile)
-            route = meta.get(META_ROUTE)
-            if route is not None and status < 400:
-                self.state.record_success(route)
-            return self._stock_retry_response(request, response)
+            if status < 400:
+                route = meta.get(META_ROUTE)
+                if route is not None:
+                    scheduler.succeeded(route, account)
+                if (
+                    transport is Transport.API
+                    or (
+                        transport is Transport.PLAIN
+                        and profile is not None
+                        and profile.rate_limit_headers
+                    )
+                ) and response.headers.get(b"X-RateLimit-Remaining") == b"0":
+                    # X-RateLimit-* on a plain proxied reply are the target's own
+                    # (forwarded): only an API, or a provider that documents them, counts.
+                    self._limit_spent(request, response, profile)
+            return self._stock_response(request, response)
         error = classify(
             status,
             response.headers,
             response.body,
             transport=transport,
             request_url=request.url,
-            proxy_url=proxy,
+            proxy_url=meta.get("proxy"),
             provider=profile,
             profiles=self.config.profiles,
         )
-        if error is None:
-            return self._stock_retry_response(request, response)
-        self._learn(proxy, error)
+        if error is None or self._bare(error, transport):
+            route = meta.get(META_ROUTE)
+            if status < 400 and route is not None:
+                scheduler.succeeded(route, account)
+            return self._stock_response(request, response)
+        self.identity.learn(meta.get("proxy"), error.provider)
         result = self._act(request, error)
         return response if result is None else result
+
+    @staticmethod
+    def _bare(error: ProviderError, transport: Transport) -> bool:
+        """A plain-HTTP reply only the generic profile matched, by its status
+        alone: it may be the target's, forwarded. Handled as Scrapy would
+        (``RETRY_HTTP_CODES``), except a 407, which only a proxy sends."""
+        return (
+            error.provider == "generic"
+            and transport is Transport.PLAIN
+            and error.code == str(error.status)
+            and error.status != 407
+        )
+
+    @staticmethod
+    def _status_headers(profile: Profile | None) -> bool:
+        """Whether 2xx replies of *profile* can carry an error (contract 3)."""
+        return profile is not None and bool(getattr(profile, "status_headers", None))
 
     def _limit_spent(self, request: Request, response: Response, profile: Profile | None) -> None:
         wait = rate_limit_wait(response.headers)
         if not wait or wait > self.config.max_wait:
             return
-        # The account; for an unknown or generic provider _route() makes it the route.
-        _, key = self._route(request, profile)
-        self._pause(key, time.time() + wait)
+        # The account; for an unknown or generic provider it is the route.
+        _, key = self.identity.route(request, profile)
+        self.scheduler.pause(key, self.clock() + wait)
         self.stats.inc_value(S.stat_key("ratelimit", "preemptive_pauses"))
         logger.debug(
             "X-RateLimit-Remaining is 0 on %(key)s: pausing it for %(wait).1f s",
@@ -442,19 +312,27 @@ class ProxyErrorsMiddleware:
             extra={"spider": self.crawler.spider},
         )
 
-    def _learn(self, proxy: str | None, error: ProviderError) -> None:
-        if proxy and error.provider != "generic" and len(self._learned) < _LEARNED_MAX:
-            where = hostport(proxy)
-            if where not in self._learned:
-                self._learned[where] = error.provider
-                # Profiles (and so route ids) of this proxy change with it.
-                self._proxy_profiles.clear()
-
     # ---------------------------------------------------------------- exceptions
 
-    def process_exception(
+    def process_exception(  # type: ignore[override]
         self, request: Request, exception: Exception
     ) -> Request | Response | None:
+        # Like RetryMiddleware, this never raises: a failure here would replace
+        # the download's own error.
+        self.scheduler.done(request)
+        try:
+            return self._exception(request, exception)
+        except ProviderErrorDropped:
+            raise
+        except Exception:
+            logger.exception(
+                "scrapy-proxyerrors could not handle %(exc)s for %(request)s",
+                {"exc": type(exception).__name__, "request": request},
+                extra={"spider": self.crawler.spider},
+            )
+            return None
+
+    def _exception(self, request: Request, exception: Exception) -> Request | None:
         meta = request.meta
         if not meta.get(META_DONT):
             reply = connect_reply(exception)
@@ -467,84 +345,195 @@ class ProxyErrorsMiddleware:
                     transport=Transport.CONNECT,
                     request_url=request.url,
                     proxy_url=proxy,
-                    provider=self._profile_for(request, proxy),
+                    provider=self.identity.profile(request),
                     profiles=self.config.profiles,
                 )
                 if error is not None:
-                    self._learn(proxy, error)
+                    self.identity.learn(proxy, error.provider)
                     result = self._act(request, error)
                     if result is None:
-                        clean = self._without_credentials(exception, reply)
-                        if clean is not None:
-                            # "from": the original (with credentials) stays
-                            # out of tracebacks.
-                            raise clean from clean.__cause__
+                        self._mask(exception, reply)
                     return result
         if (
-            self.config.retry_enabled
-            and isinstance(exception, self.config.retry_exceptions)
-            and not meta.get("dont_retry", False)
+            not self.config.retry_enabled
+            or not isinstance(exception, self.exceptions_to_retry)
+            or meta.get("dont_retry", False)
         ):
-            return self._plain_retry(request, exception, None)
-        return None
+            return None
+        if meta.get(META_DONT):
+            return self._retry(request, exception)
+        profile = self.identity.profile(request)
+        proxied = bool(meta.get("proxy"))
+        connection = isinstance(exception, _CONNECTION_FAILURES)
+        api = not proxied and self.identity.transport(request, profile) is Transport.API
+        return self._plain(
+            request,
+            exception,
+            status=None,
+            retry_after=None,
+            route_failure=proxied and connection,
+            outage=api and connection,
+        )
 
-    def _without_credentials(self, exception: Exception, reply: ConnectReply) -> Exception | None:
-        """A copy of *exception* whose message no longer holds proxy credentials.
+    def _mask(self, exception: Exception, reply: ConnectReply) -> None:
+        """Mask proxy credentials in *exception*, in place, before it goes on.
 
         Scrapy's aiohttp handler puts the proxy URL *with* ``user:password`` in
-        its error; handed on as it is, it reaches errbacks and Scrapy's "Error
-        downloading" line. The copy has the same type and the masked message;
-        its cause is a ProxyTunnelError with the proxy's reply, so that
-        connect_reply() still finds it. ``None`` when there is nothing to mask.
+        its error, which reaches errbacks and Scrapy's "Error downloading"
+        line. The exception keeps its type and identity (nothing is raised
+        here); its message is masked and its cause becomes a ProxyTunnelError
+        with the proxy's reply, so that connect_reply() still finds it.
         """
         try:
             text = str(exception)
-        except Exception:
-            return None
-        clean = redact_text(redacted_message(exception), self._secrets)
-        if clean == text:
-            return None
-        tunnel = ProxyTunnelError(
-            reply.proxy, reply.status, reply.reason.encode("latin-1", "replace"),
-            reply.headers, reply.body,
+            clean = redact_text(redacted_message(exception), self._secrets)
+            if clean == text:
+                return
+            exception.args = (clean,)
+            exception.__cause__ = ProxyTunnelError(
+                reply.proxy,
+                reply.status,
+                reply.reason.encode("latin-1", "replace"),
+                reply.headers,
+                reply.body,
+            )
+            exception.__context__ = None
+            exception.__suppress_context__ = True
+        except Exception:  # an exception type that refuses new args
+            logger.debug("Could not mask %(exc)s", {"exc": type(exception).__name__})
+
+    # ---------------------------------------------------------- stock behaviour
+
+    def _stock_response(self, request: Request, response: Response) -> Request | Response:
+        """RetryMiddleware's process_response, with the backoff and Retry-After."""
+        if (
+            not self.config.retry_enabled
+            or request.meta.get("dont_retry", False)
+            or response.status not in self.retry_http_codes
+        ):
+            return response
+        if request.meta.get(META_DONT) or "cached" in response.flags:
+            return self._retry(request, response_status_message(response.status)) or response
+        return (
+            self._plain(
+                request,
+                response_status_message(response.status),
+                status=response.status,
+                retry_after=header_text(response.headers, "Retry-After"),
+            )
+            or response
         )
-        try:
-            copy = type(exception)(clean)
-        except Exception:  # a constructor that wants other arguments
-            return tunnel
-        copy.__cause__ = tunnel
-        return copy
+
+    def _plain(
+        self,
+        request: Request,
+        reason: str | Exception,
+        *,
+        status: int | None,
+        retry_after: str | None,
+        route_failure: bool = False,
+        outage: bool = False,
+    ) -> Request | None:
+        """A retry of a reply or exception no provider spoke for."""
+        now = self.clock()
+        decided = plan_plain(
+            status,
+            retry_after,
+            attempt=self._attempt(request),
+            now=now,
+            cfg=self.policy,
+            rng=self.rng,
+            route_failure=route_failure,
+            outage=outage,
+        )
+        if decided.action is Action.PASS:
+            self.stats.inc_value(S.stat_key("retry_after", "too_long"))
+            return None
+        route, account = self.identity.route(request, self.identity.profile(request))
+        if decided.outage:
+            self.scheduler.outage(request, account, now)
+        if decided.budget is Budget.THROTTLE:
+            retry = self._throttle_retry(request, decided, reason)
+        else:
+            retry = self._retry(request, reason)
+        if retry is None:
+            return None
+        wait = decided.wait
+        if route_failure:
+            profile = self.identity.profile(request)
+            if self.scheduler.rotate(request, retry, route, profile, decided.cooldown, now):
+                wait = 0.0
+        return self._delay(retry, now, wait)
+
+    def _retry(
+        self,
+        request: Request,
+        reason: str | Exception | type[Exception],
+        stats_base_key: str = "retry",
+        log: logging.Logger = retry_logger,
+        max_retry_times: int | None = None,
+    ) -> Request | None:
+        """``get_retry_request`` with the budget every retry shares: the
+        request's own meta (as RetryMiddleware reads it), else the attributes.
+
+        Non-provider retries keep Scrapy's stats keys and logger, as if
+        RetryMiddleware had made them."""
+        meta = request.meta
+        return get_retry_request(
+            request,
+            spider=self._spider(),
+            reason=reason,
+            max_retry_times=meta.get(
+                "max_retry_times",
+                self.max_retry_times if max_retry_times is None else max_retry_times,
+            ),
+            priority_adjust=meta.get("priority_adjust", self.priority_adjust),
+            give_up_log_level=meta.get("give_up_log_level", self.give_up_log_level),
+            stats_base_key=stats_base_key,
+            logger=log,
+        )
 
     # ------------------------------------------------------------------- actions
 
+    @staticmethod
+    def _attempt(request: Request) -> Attempt:
+        meta = request.meta
+        return Attempt(
+            retries=meta.get("retry_times", 0),
+            throttled=meta.get(_THROTTLED, 0),
+            throttled_since=meta.get(_THROTTLED_SINCE),
+        )
+
     def _act(self, request: Request, error: ProviderError) -> Request | None:
-        """Apply the decision for *error*; ``None`` hands the reply on."""
+        """Apply the plan for *error*; ``None`` hands the reply on."""
         error = self._scrub(request, error)
         stats = self.stats
         stats.inc_value(S.error_key(error.provider, error.code))
         stats.inc_value(S.stat_key("category", error.category))
-        attempt = request.meta.get("retry_times", 0)
-        decision = decide(
+        now = self.clock()
+        profile = self.config.profiles.get(error.provider)
+        decided = plan(
             error,
-            attempt=attempt,
-            actions=self.config.actions,
-            backoff_base=self.config.backoff_base,
-            backoff_max=self.config.backoff_max,
-            max_wait=self.config.max_wait,
+            attempt=self._attempt(request),
+            now=now,
+            cfg=self.policy,
             rng=self.rng,
+            documented_rate=getattr(profile, "rate_limit_rps", None),
         )
-        action = decision.action
+        action = decided.action
         stats.inc_value(S.stat_key("action", action))
         stats.inc_value(S.stat_key("decision", error.provider, error.code, action))
         request.meta[META_ERROR] = error
-        if decision.escalated_from is not None:
+        if error.status == 429:
+            self.scheduler.count_limited()
+        if decided.escalated_from is not None:
             stats.inc_value(S.stat_key("escalated", action))
             logger.warning(
                 "%(reason)s asked to wait %(wait).0f s, more than PROXYERRORS_MAX_WAIT "
                 "(%(max).0f s): %(action)s instead",
                 {
                     "reason": error.reason,
-                    "wait": decision.escalated_from,
+                    "wait": decided.escalated_from,
                     "max": self.config.max_wait,
                     "action": action,
                 },
@@ -561,93 +550,114 @@ class ProxyErrorsMiddleware:
         if action is Action.DROP:
             return self._drop(request, error)
         if action is Action.STOP:
-            self._stop(request, error, decision.escalated_from)
+            self._stop(request, error, decided.escalated_from)
             return self._requeue(request)
+        route, account = self.identity.route(request, self.identity.profile(request))
+        scheduler = self.scheduler
+        budget = decided.budget
+        if decided.outage and scheduler.outage(request, account, now):
+            # The account's service is down: waiting for it is throttling.
+            budget = Budget.THROTTLE
+        self._apply_limits(request, error, decided, route, account, now)
         if request.meta.get("dont_retry", False):
             return None
-        retry = self._retry_request(request, error.reason, S.RETRY_BASE, logger)
+        if budget is Budget.THROTTLE:
+            retry = self._throttle_retry(request, decided, error.reason)
+        else:
+            retry = self._retry(
+                request, error.reason, S.RETRY_BASE, logger, self.config.max_retries
+            )
         if retry is None:
             return None
-        now = time.time()
-        route, account = self._route(request, self._profile_for(request, request.meta.get("proxy")))
-        if action is Action.ROTATE:
-            moved = self._rotate(request, retry, error, route, now, decision.wait)
-            if not moved and decision.wait:
-                retry.meta[_NOT_BEFORE] = now + decision.wait
-                self._add_wait(decision.wait)
-        elif action is Action.SLOWDOWN:
-            key = account if error.scope in (Scope.ACCOUNT, Scope.CRAWL) else route
-            until = now + decision.wait
-            self._pause(key, until)
-            retry.meta[_NOT_BEFORE] = until
-            self._add_wait(decision.wait)
-            logger.info(
+        wait = decided.wait
+        if action is Action.ROTATE and scheduler.rotate(
+            request, retry, route, self.identity.profile(request), decided.cooldown, now
+        ):
+            wait = 0.0
+        return self._delay(retry, now, wait)
+
+    def _apply_limits(
+        self,
+        request: Request,
+        error: ProviderError,
+        decided: Plan,
+        route: str,
+        account: str,
+        now: float,
+    ) -> None:
+        """Pauses, pacing and concurrency limits the plan asks for."""
+        scheduler = self.scheduler
+        if decided.pause_on is not None and decided.pause > 0:
+            if decided.pause_on is PauseOn.ACCOUNT:
+                key = account
+            elif decided.pause_on is PauseOn.SITE:
+                key = self.identity.site_key(account, request)
+            else:
+                key = route
+            new = scheduler.pause(key, now + decided.pause, site=decided.pause_on is PauseOn.SITE)
+            # One INFO line per pause; every further refusal inside it at DEBUG.
+            logger.log(
+                logging.INFO if new else logging.DEBUG,
                 "%(reason)s: pausing %(key)s for %(wait).1f s (%(meaning)s)",
                 {
                     "reason": error.reason,
                     "key": key,
-                    "wait": decision.wait,
+                    "wait": decided.pause,
                     "meaning": error.meaning,
                 },
                 extra={"spider": self.crawler.spider},
             )
-        else:
-            retry.meta[_NOT_BEFORE] = now + decision.wait
-            self._add_wait(decision.wait)
-        return retry
-
-    def _add_wait(self, seconds: float) -> None:
-        # Scrapy's stats accept any number; its annotation says int.
-        self.stats.inc_value(S.WAIT_SECONDS, seconds)  # type: ignore[arg-type]
-
-    def _pause(self, key: str, until: float) -> None:
-        if until <= self.state.paused_until(key):
-            return
-        self.state.pause(key, until)
-        self.stats.inc_value(S.PAUSES)
-        keys = self._slot_keys.get(key)
-        if keys:
-            self._pause_slots(keys, until)
-
-    def _rotate(
-        self,
-        request: Request,
-        retry: Request,
-        error: ProviderError,
-        route: str,
-        now: float,
-        wait: float,
-    ) -> bool:
-        """Point *retry* at another proxy or a new session; True if it moved."""
-        cooldown = (
-            error.rule.cooldown
-            if error.rule.cooldown is not None
-            else max(self.config.route_cooldown, wait)
-        )
-        self.state.record_failure(route, now, cooldown)
-        self.stats.inc_value(S.COOLDOWNS)
-        if self.pool is not None and len(self.pool) > 1 and request.meta.get(_ASSIGNED):
-            retry.meta[_AVOID] = route
-            retry.meta[_ASSIGNED] = True
-            self.stats.inc_value(S.ROTATE_PROXY)
-            return True
-        profile = self.config.profiles.get(error.provider)
-        param = profile.session_param if profile else None
-        creds = basic_credentials(request.headers.get(b"Proxy-Authorization"))
-        if param and creds and session_of(creds.user, param):
-            fresh = Credentials(with_new_session(creds.user, param), creds.password)
-            # Same proxy URL, new username: the header is replaced directly so
-            # the credentials never travel in meta.
-            retry.headers[b"Proxy-Authorization"] = basic_header(fresh)
-            # The retry's route is the new session: a pooled request keeps
-            # its proxy (and this header) instead of being reassigned.
-            retry.meta[META_ROUTE] = self._route_id(
-                request.meta.get("proxy", ""), fresh.user, profile
+        if error.category is Category.RATE_LIMIT or decided.rate is not None:
+            rate = scheduler.learn_rate(
+                account,
+                decided.rate,
+                decided.wait,
+                now,
+                limited=error.status == 429,
+                sent=request.meta.get(SENT),
             )
-            self.stats.inc_value(S.ROTATE_SESSION)
-            return True
-        self.stats.inc_value(S.ROTATE_NONE)
-        return False
+            if rate is not None:
+                logger.debug(
+                    "Pacing %(key)s at %(rate).2f requests/s",
+                    {"key": account, "rate": rate},
+                    extra={"spider": self.crawler.spider},
+                )
+        if decided.lower_concurrency:
+            limit = scheduler.lower_concurrency(account)
+            logger.debug(
+                "%(reason)s: at most %(limit)d concurrent requests through %(key)s",
+                {"reason": error.reason, "limit": limit, "key": account},
+                extra={"spider": self.crawler.spider},
+            )
+
+    def _throttle_retry(
+        self, request: Request, decided: Plan, reason: str | Exception
+    ) -> Request | None:
+        """A new attempt on the throttle budget (``RETRY_TIMES`` is untouched)."""
+        if decided.give_up is not None:
+            self.stats.inc_value(S.stat_key("throttle", "gave_up"))
+            logger.log(
+                logging.getLevelName(self.give_up_log_level)
+                if isinstance(self.give_up_log_level, str)
+                else self.give_up_log_level,
+                "Gave up waiting for %(request)s: %(why)s (%(reason)s)",
+                {"request": request, "why": decided.give_up, "reason": reason},
+                extra={"spider": self.crawler.spider},
+            )
+            return None
+        meta = request.meta
+        new_meta = dict(meta)
+        new_meta[_THROTTLED] = meta.get(_THROTTLED, 0) + 1
+        new_meta.setdefault(_THROTTLED_SINCE, self.clock())
+        self.stats.inc_value(S.stat_key("throttle", "count"))
+        return request.replace(dont_filter=True, meta=new_meta)
+
+    def _delay(self, retry: Request, now: float, wait: float) -> Request:
+        if wait > 0:
+            retry.meta[NOT_BEFORE] = now + wait
+            # Scrapy's stats accept any number; its annotation says int.
+            self.stats.inc_value(S.WAIT_SECONDS, wait)  # type: ignore[arg-type]
+        return retry
 
     def _drop(self, request: Request, error: ProviderError) -> NoReturn:
         self.stats.inc_value(S.DROPPED)
@@ -669,10 +679,10 @@ class ProxyErrorsMiddleware:
         raise ProviderErrorDropped(error)
 
     def _stop(self, request: Request, error: ProviderError, escalated_from: float | None) -> None:
-        if self.stopping:
+        if self.scheduler.stopping:
             return
         reason = f"proxyerrors_{error.category}"
-        self.stopping = reason
+        route = request.meta.get(META_ROUTE, "?")
         self.stats.set_value(S.STOPPED, reason)
         self.stats.set_value(S.STOPPED_BY, f"{error.provider}/{error.code}")
         why = (
@@ -680,95 +690,67 @@ class ProxyErrorsMiddleware:
             if escalated_from is not None
             else ""
         )
+        kept = (
+            " Pending requests are kept for a JOBDIR resume."
+            if self.crawler.settings.get("JOBDIR")
+            else ""
+        )
         logger.error(
             "Stopping the crawl: %(provider)s %(code)s (HTTP %(status)s, %(category)s) on "
-            "%(route)s. %(meaning)s%(why)s Fix: %(fix)s%(detail)s%(rid)s Pending requests "
-            "are kept for a JOBDIR resume.",
+            "%(route)s. %(meaning)s%(why)s Fix: %(fix)s%(detail)s%(rid)s%(kept)s",
             {
                 "provider": error.provider,
                 "code": error.code,
                 "status": error.status,
                 "category": error.category,
-                "route": request.meta.get(META_ROUTE, "?"),
+                "route": route,
                 "meaning": error.meaning,
                 "why": why,
                 "fix": error.fix,
                 # Already masked of the request's secrets by _scrub().
                 "detail": f" Provider said: {error.detail}." if error.detail else "",
                 "rid": f" Request id: {error.request_id}." if error.request_id else "",
+                "kept": kept,
             },
             extra={"spider": self.crawler.spider},
         )
-        engine = self.crawler.engine
-        if engine is not None:
-            # Awaiting close_spider_async from inside the downloader would wait
-            # for this very request to finish: schedule it instead.
-            deferred_from_coro(engine.close_spider_async(reason=reason))
+        self.scheduler.stop(reason, f"{error.provider}/{error.code}@{route}")
 
     def _requeue(self, request: Request) -> Request:
         self.stats.inc_value(S.REQUEUED)
-        meta = {k: v for k, v in request.meta.items() if k not in (_NOT_BEFORE, META_ERROR)}
+        meta = {k: v for k, v in request.meta.items() if k not in (NOT_BEFORE, META_ERROR)}
         return request.replace(dont_filter=True, meta=meta)
-
-    # ---------------------------------------------------- non-provider failures
-
-    def _stock_retry_response(self, request: Request, response: Response) -> Request | Response:
-        if (
-            not self.config.retry_enabled
-            or request.meta.get("dont_retry", False)
-            or response.status not in self.config.retry_http_codes
-        ):
-            return response
-        return self._plain_retry(request, f"{response.status}", response) or response
-
-    def _plain_retry(
-        self, request: Request, reason: str | Exception, response: Response | None
-    ) -> Request | None:
-        wait = None
-        if response is not None:
-            wait = parse_retry_after(header_text(response.headers, "Retry-After"), time.time())
-            if wait is not None and wait > self.config.max_wait:
-                self.stats.inc_value(S.stat_key("retry_after", "too_long"))
-                return None
-        retry = self._retry_request(request, reason)
-        if retry is None:
-            return None
-        if wait is None:
-            wait = backoff(
-                request.meta.get("retry_times", 0),
-                self.config.backoff_base,
-                self.config.backoff_max,
-                self.rng,
-            )
-        retry.meta[_NOT_BEFORE] = time.time() + wait
-        self._add_wait(wait)
-        return retry
 
     # ------------------------------------------------------------------- helpers
 
-    def _retry_request(
-        self,
-        request: Request,
-        reason: str | Exception,
-        stats_base_key: str = "retry",
-        log: logging.Logger = retry_logger,
-    ) -> Request | None:
-        """``get_retry_request`` with the budget every retry shares: the
-        request's own meta (as RetryMiddleware reads it), else the settings.
+    def _keep_secrets(self, secrets: Iterable[str], *, shared: bool = False) -> None:
+        """Remember *secrets* for masking provider text of this crawl.
 
-        Non-provider retries keep Scrapy's stats keys and logger, as if
-        RetryMiddleware had made them."""
-        meta = request.meta
-        return get_retry_request(
-            request,
-            spider=self._spider(),
-            reason=reason,
-            max_retry_times=meta.get("max_retry_times", self.config.max_retries),
-            priority_adjust=meta.get("priority_adjust", self.config.priority_adjust),
-            give_up_log_level=meta.get("give_up_log_level", self.config.give_up_log_level),
-            stats_base_key=stats_base_key,
-            logger=log,
-        )
+        Only credentials (*shared*) go to the process-wide log filters: key
+        values seen in URLs stay with this crawl.
+        """
+        new = [s for s in secrets if s and s not in self._secrets]
+        for secret in new:
+            if len(self._secrets) < _SECRETS_MAX:
+                self._secrets.add(secret)
+        if new and shared:
+            remember(new)
+
+    def _scrub(self, request: Request, error: ProviderError) -> ProviderError:
+        """*error* with the request's secrets masked in what the provider said.
+
+        Providers echo keys (``Key abc123 was revoked``); the detail is logged,
+        kept in meta and handed to errbacks, so it is masked first.
+        """
+        creds = self.identity.credentials(request)
+        if creds is not None and creds.password:
+            self._keep_secrets((creds.password,), shared=True)
+        self._keep_secrets(request_secrets(request.url, request.headers))
+        detail = redact_text(error.detail, self._secrets) if error.detail else error.detail
+        rid = redact_text(error.request_id, self._secrets) if error.request_id else error.request_id
+        if (detail, rid) == (error.detail, error.request_id):
+            return error
+        return dataclasses.replace(error, detail=detail, request_id=rid)
 
     def _spider(self) -> Spider:
         spider = self.crawler.spider
@@ -780,13 +762,3 @@ class ProxyErrorsMiddleware:
             return
         self._warned.add(key)
         logger.warning(message, args, extra={"spider": self.crawler.spider})
-
-
-def _restore_delay(slot: Any) -> None:
-    remaining = slot.lastseen - time.monotonic()
-    if remaining > 0:
-        # A later pause extended this one: keep the delay until it ends.
-        call_later(remaining, _restore_delay, slot)
-        return
-    if slot.delay == _TINY_DELAY:
-        slot.delay = 0.0

@@ -13,7 +13,6 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest_twisted
@@ -188,27 +187,35 @@ def test_stop_and_jobdir_resume_ends_every_url_exactly_once(tmp_path: Path) -> A
     assert max(_provider_attempts(others).values()) <= 1 + MAX_RETRIES
 
 
-class _Engine:
-    """What the middleware's slot bookkeeping touches of the engine."""
-
-    def __init__(self) -> None:
-        self.downloader = SimpleNamespace(slots={}, get_slot_key=lambda request: "slot")
-
-
 def test_per_route_tables_stay_bounded_over_many_sessions() -> None:
     """20,000 requests, each with a sticky session of its own (a new route): the
-    middleware's per-route tables stop growing; the newest routes are kept."""
+    identity caches stop growing (least recently used first); the newest stay."""
     from scrapy.http import Request
     from scrapy.utils.misc import build_from_crawler
 
     from scrapy_proxyerrors import ProxyErrorsMiddleware
+    from scrapy_proxyerrors._identity import CACHE_MAX
 
-    crawler = make_crawler()
-    crawler.engine = _Engine()  # (Scrapy 2.19: a late attribute, set for the test)
+    crawler = make_crawler({"PROXYERRORS_PROVIDER": "soax"})
     mw = build_from_crawler(ProxyErrorsMiddleware, crawler)
-    routes = [f"gw.example:9000~s{i}" for i in range(20_000)]
-    for route in routes:
-        mw._remember_slot(Request("http://example.com/"), route, "soax")
-    assert len(mw._slot_keys) <= 5_000
-    assert routes[-1] in mw._slot_keys and "soax" in mw._slot_keys
-    assert routes[0] not in mw._slot_keys
+    keys = []
+    for i in range(20_000):
+        request = Request(
+            "http://example.com/", meta={"proxy": f"http://package-1-sessionid-s{i}:pw@gw.example:9000"}
+        )
+        assert mw.process_request(request) is None
+        keys.append((request.meta["proxy"], None, "soax"))
+        mw.scheduler.done(request)
+    routes = mw.identity._routes
+    assert len(routes) == CACHE_MAX
+    assert keys[-1] in routes
+    assert keys[0] not in routes
+    # Every session of one account is one account.
+    soax = mw.config.profiles["soax"]
+    accounts = {
+        mw.identity.route(Request("http://example.com/", meta={"proxy": p}), soax)[1]
+        for p, _, _ in keys[:3]
+    }
+    assert len(accounts) == 1
+    assert next(iter(accounts)).startswith("soax#")
+    assert "package" not in next(iter(accounts))

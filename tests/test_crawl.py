@@ -345,23 +345,6 @@ def test_session_rotation_sticks_in_a_one_proxy_pool() -> Any:
     assert crawler.stats.get_value("proxyerrors/rotate/session") == 2
 
 
-def test_an_extended_pause_keeps_the_slot_delay() -> None:
-    import time
-
-    from scrapy_proxyerrors.middleware import _TINY_DELAY, _restore_delay
-
-    class Slot:
-        delay = _TINY_DELAY
-        lastseen = time.monotonic() + 30  # a later pause pushed the end out
-
-    slot = Slot()
-    _restore_delay(slot)
-    assert slot.delay == _TINY_DELAY
-    slot.lastseen = time.monotonic() - 1
-    _restore_delay(slot)
-    assert slot.delay == 0.0
-
-
 @pytest_twisted.inlineCallbacks
 def test_a_targets_rate_limit_headers_through_a_proxy_pause_nothing() -> Any:
     """On plain HTTP the proxy forwards the target's headers: not a provider signal."""

@@ -760,6 +760,7 @@ class _StubEngine:
 
     def __init__(self) -> None:
         self.downloader = SimpleNamespace(slots={}, get_slot_key=lambda request: "slot")
+        self.spider = "hostile"  # an open spider: a stop schedules the close
 
     async def close_spider_async(self, reason: str) -> None:
         return None

@@ -27,8 +27,10 @@ def _connect_error(row: DocRow) -> list[Any]:
 @pytest_twisted.inlineCallbacks
 def test_connect_error_is_acted_on_like_plain_http(row: DocRow) -> Any:
     """Each documented proxy error, on CONNECT, gets the row's action in a real crawl."""
+    # Throttling (rate/concurrency limits, Retry-After) has its own budget
+    # (PROXYERRORS_THROTTLE_MAX_COUNT), separate from the retry budget.
     settings = {"PROXYERRORS_PROVIDER": row.provider, "PROXYERRORS_MAX_RETRIES": 1,
-                "CONCURRENT_REQUESTS": 1}
+                "PROXYERRORS_THROTTLE_MAX_COUNT": 1, "CONCURRENT_REQUESTS": 1}
     with raw_proxy(_connect_error(row)) as proxy:
         outcome = Outcome()
         crawler = make_crawler(settings)

@@ -216,3 +216,104 @@ def test_long_failure_streaks_do_not_overflow() -> None:
     for _ in range(2_000):
         until = state.record_failure("r", 0.0, 1.0)
     assert until == MemoryState.MAX_GROWTH
+
+
+# ------------------------------------------------------------------ plans
+
+from scrapy_proxyerrors._policy import (  # noqa: E402
+    Attempt,
+    Budget,
+    PauseOn,
+    PolicyConfig,
+    plan,
+    plan_plain,
+)
+
+_CFG = PolicyConfig(backoff_base=1.0, backoff_max=8.0, max_wait=300.0, route_cooldown=30.0,
+                    throttle_max_time=600.0, throttle_max_count=10)
+_NOW = 1_000.0
+
+
+def _plan(error, attempt=None, cfg=_CFG, now=_NOW, **kw):  # type: ignore[no-untyped-def]
+    return plan(error, attempt=attempt or Attempt(), now=now, cfg=cfg, rng=random.Random(0), **kw)
+
+
+def test_plan_rate_limit_is_throttling_with_an_account_pause() -> None:
+    error = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED", "Retry-After": "7"})
+    p = _plan(error, Attempt(retries=5))
+    assert p.action is Action.SLOWDOWN
+    assert p.budget is Budget.THROTTLE
+    assert (p.pause_on, p.pause, p.wait) == (PauseOn.ACCOUNT, 7.0, 7.0)
+    assert p.give_up is None
+
+
+def test_plan_retry_after_zero_waits_at_least_the_backoff() -> None:
+    error = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED", "Retry-After": "0"})
+    for throttled in range(4):
+        p = _plan(error, Attempt(throttled=throttled))
+        step = min(8.0, 2.0**throttled)
+        assert step / 2 <= p.wait <= step
+        assert p.pause == p.wait
+
+
+def test_plan_throttle_budget_gives_up_by_count_and_by_time() -> None:
+    error = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED", "Retry-After": "7"})
+    p = _plan(error, Attempt(throttled=10))
+    assert p.give_up is not None and "PROXYERRORS_THROTTLE_MAX_COUNT" in p.give_up
+    p = _plan(error, Attempt(throttled=1, throttled_since=_NOW - 595))
+    assert p.give_up is not None and "PROXYERRORS_THROTTLE_MAX_TIME" in p.give_up
+    assert _plan(error, Attempt(throttled=1, throttled_since=_NOW - 500)).give_up is None
+
+
+def test_plan_longer_than_max_wait_escalates() -> None:
+    error = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED", "Retry-After": "3600"})
+    p = _plan(error)
+    assert p.action is Action.STOP  # an account-wide wait
+    assert p.escalated_from == 3600.0
+
+
+def test_plan_rotate_rests_the_route_and_does_not_wait() -> None:
+    error = classify(502, {"X-SOAX-Error": "NODE_UNAVAILABLE"})
+    p = _plan(error)
+    assert p.action is Action.ROTATE
+    assert p.budget is Budget.RETRY
+    assert p.wait == 0.0
+    assert p.cooldown == 30.0
+    assert p.pause_on is None
+
+
+def test_plan_stated_rate_paces_with_a_margin() -> None:
+    error = classify(
+        429,
+        {"X-RateLimit-Limit": "60", "X-RateLimit-Window": "60", "X-RateLimit-Remaining": "0",
+         "Retry-After": "2"},
+        b'{"error": "rate_limited"}',
+        transport="api",  # type: ignore[arg-type]
+        provider="wxapros",
+    )
+    p = _plan(error)
+    assert p.rate == pytest.approx(0.9)
+    no_headers = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
+    assert _plan(no_headers).rate is None
+    assert _plan(no_headers, documented_rate=10.0).rate == pytest.approx(9.0)
+
+
+def test_plan_concurrency_lowers_the_limit_and_internal_is_an_outage() -> None:
+    p = _plan(classify(453, {}, b"", provider="proxiesfo"))
+    assert p.lower_concurrency and p.budget is Budget.THROTTLE
+    p = _plan(classify(500, {}, b'{"error": "internal_error"}', transport="api",  # type: ignore[arg-type]
+                       provider="chocodata"))
+    assert p.outage and p.budget is Budget.RETRY
+
+
+def test_plan_plain_honours_retry_after_and_backoff() -> None:
+    p = plan_plain(503, "20", attempt=Attempt(), now=_NOW, cfg=_CFG, rng=random.Random(0))
+    assert (p.action, p.wait, p.budget) == (Action.RETRY, 20.0, Budget.RETRY)
+    p = plan_plain(503, "0", attempt=Attempt(retries=2), now=_NOW, cfg=_CFG,
+                   rng=random.Random(0))
+    assert 2.0 <= p.wait <= 4.0
+    p = plan_plain(503, "3600", attempt=Attempt(), now=_NOW, cfg=_CFG, rng=random.Random(0))
+    assert p.action is Action.PASS
+    p = plan_plain(None, None, attempt=Attempt(), now=_NOW, cfg=_CFG, rng=random.Random(0),
+                   route_failure=True)
+    assert (p.action, p.cooldown) == (Action.ROTATE, 30.0)

@@ -1,0 +1,806 @@
+"""The scheduler of attempts: when and where each request goes next.
+
+It owns everything that happens in time and across routes: parking requests
+that must wait (outside Scrapy, holding no ``CONCURRENT_REQUESTS`` unit and no
+download slot), pacing accounts at their learned rate, adaptive concurrency
+limits per account, the choice of a route from the pool, pauses, cooldowns,
+sticky-session replacement, the circuit breaker per account, and the stop.
+It is the only code that touches Scrapy's engine internals.
+
+How a request waits: the middleware returns it (from ``process_request``,
+``process_response`` or ``process_exception``) with a private "not before"
+time in its meta. The engine hands a returned request to ``crawl()``, which
+sends ``request_scheduled``; the handler here keeps a request that is not due
+in a heap and raises ``IgnoreRequest``, so Scrapy does not queue it. When it
+is due, a timer gives it back to ``engine.crawl()``. While anything is parked,
+``spider_idle`` keeps the spider open; when the spider closes, parked requests
+go to Scrapy's scheduler (so ``JOBDIR`` keeps them) just before that closes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+import random
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
+
+from . import _stats as S
+from ._compat import call_later, close_spider
+from ._identity import LRU
+from ._routes import Credentials, basic_header, session_of, with_new_session
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+
+    from ._identity import Identity
+    from ._profile import Profile
+    from ._state import RouteState
+
+# Logged under the middleware's logger: the redaction filters cover it.
+logger = logging.getLogger("scrapy_proxyerrors.middleware")
+
+META_ROUTE = "proxyerrors_route"
+# Private meta keys: the plugin talks to itself across attempts.
+NOT_BEFORE = "_proxyerrors_not_before"
+WAIT_ON = "_proxyerrors_wait_on"
+INFLIGHT = "_proxyerrors_inflight"
+ASSIGNED = "_proxyerrors_assigned"
+AVOID = "_proxyerrors_avoid"
+SLOT = "_proxyerrors_slot"
+PROBE = "_proxyerrors_probe"
+SENT = "_proxyerrors_sent"
+
+#: A request parked behind a concurrency limit or a breaker probe is
+#: re-checked at the latest after this many seconds (it is normally released
+#: as soon as a request of its account finishes).
+_RECHECK = 2.0
+#: Due within this much: sent now (timers are not more precise).
+_EPSILON = 0.002
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    """The scheduler's settings (read and validated by ``Config``)."""
+
+    slot_per_route: bool = False
+    #: Consecutive outage failures (provider 5xx, API connection failures) that open a breaker.
+    breaker_threshold: int = 5
+    #: Seconds an open breaker waits before its probe; doubles on each failed probe.
+    breaker_recovery: float = 30.0
+    breaker_max: float = 600.0
+    #: Spacing of releases after a pause when no rate is known.
+    release_spacing: float = 0.05
+    #: How long a learned pacing rate is kept without a new signal.
+    rate_ttl: float = 600.0
+    #: Adaptive concurrency: the factor of a decrease, and the lowest limit.
+    concurrency_decrease: float = 0.5
+    concurrency_floor: int = 1
+
+
+class RoutePool:
+    """``PROXYERRORS_PROXIES``: a ring of healthy routes and a heap of resting ones.
+
+    A pick costs O(1) amortised whatever the pool size and however many routes
+    rest: a resting route leaves the ring once, and comes back when its time
+    comes, instead of being looked at on every pick.
+    """
+
+    def __init__(self, proxies: Sequence[str], route_of: Callable[[str], str]) -> None:
+        self._proxies = list(proxies)
+        self._route_of = route_of
+        self._routes: list[str | None] = [None] * len(self._proxies)
+        self._ring: deque[int] = deque(range(len(self._proxies)))
+        self._in_ring = [True] * len(self._proxies)
+        self._resting: list[tuple[float, int]] = []
+
+    def __len__(self) -> int:
+        return len(self._proxies)
+
+    def route(self, index: int) -> str:
+        route = self._routes[index]
+        if route is None:
+            route = self._routes[index] = self._route_of(self._proxies[index])
+        return route
+
+    def forget_routes(self) -> None:
+        """Route ids changed (a provider was learned): name them again."""
+        self._routes = [None] * len(self._proxies)
+
+    def pick(
+        self, ready_of: Callable[[str], float], now: float, avoid: str | None = None
+    ) -> tuple[str, str]:
+        """The next healthy proxy URL and its route id.
+
+        Resting routes and *avoid* (the route that just failed) are skipped;
+        when every route rests, the one that recovers first is used, still
+        never *avoid* while another route exists.
+        """
+        resting, ring, in_ring = self._resting, self._ring, self._in_ring
+        while resting and resting[0][0] <= now:
+            _, index = heapq.heappop(resting)
+            if not in_ring[index]:
+                in_ring[index] = True
+                ring.append(index)
+        avoided: int | None = None
+        for _ in range(len(ring)):
+            index = ring.popleft()
+            route = self.route(index)
+            ready = ready_of(route)
+            if ready > now:
+                in_ring[index] = False
+                heapq.heappush(resting, (ready, index))
+                continue
+            ring.append(index)
+            if route == avoid and len(self._proxies) > 1:
+                avoided = index
+                continue
+            return self._proxies[index], route
+        if avoided is not None:
+            return self._proxies[avoided], self.route(avoided)
+        if resting:
+            index = resting[0][1]
+            if self.route(index) == avoid and len(resting) > 1:
+                # The next to recover: in a heap, one of the root's children.
+                index = min(resting[1:3])[1]
+            return self._proxies[index], self.route(index)
+        return self._proxies[0], self.route(0)
+
+
+class _Breaker:
+    """A circuit breaker of one account."""
+
+    __slots__ = ("failures", "open_until", "opened_at", "probing", "recovery")
+
+    def __init__(self, recovery: float) -> None:
+        self.failures = 0
+        self.open_until = 0.0
+        self.opened_at = 0.0
+        self.probing = False
+        self.recovery = recovery
+
+
+class _Parked:
+    __slots__ = ("alive", "due", "request", "seq")
+
+    def __init__(self, due: float, seq: int, request: Request) -> None:
+        self.due = due
+        self.seq = seq
+        self.request = request
+        self.alive = True
+
+    def __lt__(self, other: _Parked) -> bool:
+        return (self.due, self.seq) < (other.due, other.seq)
+
+
+class Scheduler:
+    """Parking, pacing, concurrency limits, route choice, breakers and the stop."""
+
+    def __init__(
+        self,
+        crawler: Crawler,
+        state: RouteState,
+        identity: Identity,
+        config: SchedulerConfig,
+        proxies: Sequence[str] = (),
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.crawler = crawler
+        self.state = state
+        self.identity = identity
+        self.config = config
+        self.clock = clock
+        self.rng = rng or random.Random()
+        assert crawler.stats is not None
+        self.stats = crawler.stats
+        self.pool = RoutePool(proxies, identity.route_of_proxy) if proxies else None
+        self.stopping: str | None = None
+        self._flushed = False
+        self._parked: list[_Parked] = []
+        self._n_parked = 0
+        self._seq = itertools.count()
+        self._waiting: dict[str, deque[_Parked]] = {}
+        self._timer: Any = None
+        self._timer_due = math.inf
+        self._inflight: dict[str, int] = {}
+        self._limits: dict[str, float] = {}
+        self._ceilings: dict[str, float] = {}
+        self._paced: set[str] = set()
+        self._tails: LRU[str, float] = LRU()
+        self._limited: LRU[str, deque[float]] = LRU()
+        self._breakers: dict[str, _Breaker] = {}
+        self._sites: set[str] = set()
+        # dead session's route -> (its replacement's credentials, route)
+        self._replaced: LRU[str, tuple[Credentials, str]] = LRU()
+        self.outages: list[tuple[str, float, float]] = []
+        crawler.signals.connect(self._on_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(self._on_idle, signal=signals.spider_idle)
+        crawler.signals.connect(self._on_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self._on_closed, signal=signals.spider_closed)
+        state.add_listener(self._on_change)
+
+    # ------------------------------------------------------------- parking
+
+    @property
+    def parked(self) -> int:
+        """Requests waiting outside Scrapy."""
+        return self._n_parked
+
+    def park(self, request: Request, due: float, wait_on: str | None = None) -> Request:
+        """A copy of *request* that, once handed to the engine, waits until *due*.
+
+        *wait_on*: a key (account, ``breaker:<account>``) whose progress
+        releases it earlier.
+        """
+        meta = dict(request.meta)
+        meta[NOT_BEFORE] = due
+        meta.pop(INFLIGHT, None)
+        if wait_on is not None:
+            meta[WAIT_ON] = wait_on
+        else:
+            meta.pop(WAIT_ON, None)
+        # Already seen by the dupefilter: it must not filter its own request out.
+        return request.replace(dont_filter=True, meta=meta)
+
+    def _on_scheduled(self, request: Request) -> None:
+        if self._flushed:
+            return  # closing: Scrapy's scheduler keeps it
+        meta = request.meta
+        if self.stopping is not None:
+            # Nothing is sent after a stop: everything waits for the flush.
+            self._hold(request, math.inf, None)
+            raise IgnoreRequest
+        due = meta.get(NOT_BEFORE)
+        if due is None:
+            return
+        if due > self.clock() + _EPSILON:
+            self._hold(request, due, meta.get(WAIT_ON))
+            raise IgnoreRequest
+        del meta[NOT_BEFORE]
+        meta.pop(WAIT_ON, None)
+
+    def _hold(self, request: Request, due: float, wait_on: str | None) -> None:
+        entry = _Parked(due, next(self._seq), request)
+        heapq.heappush(self._parked, entry)
+        self._n_parked += 1
+        self.stats.inc_value(S.stat_key("scheduler", "parked"))
+        if wait_on is not None:
+            self._waiting.setdefault(wait_on, deque()).append(entry)
+        if due < self._timer_due and not math.isinf(due):
+            try:
+                self._arm(due)
+            except Exception:
+                # The request is parked already: it must not reach Scrapy's
+                # queue too (the caller raises IgnoreRequest whatever happens).
+                logger.exception("Could not arm the release timer")
+
+    def _arm(self, due: float) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer_due = due
+        self._timer = call_later(max(due - self.clock(), 0.0), self._release_due)
+
+    def _release_due(self) -> None:
+        self._timer = None
+        self._timer_due = math.inf
+        now = self.clock()
+        heap = self._parked
+        while heap and heap[0].due <= now + _EPSILON:
+            self._release(heapq.heappop(heap))
+        while heap and not heap[0].alive:
+            heapq.heappop(heap)
+        if heap and not math.isinf(heap[0].due):
+            self._arm(heap[0].due)
+
+    def _engine(self) -> Any:
+        """The running engine, or ``None`` (before the crawl, reading it raises)."""
+        try:
+            engine = self.crawler.engine
+        except (RuntimeError, AttributeError):
+            return None
+        if engine is None or getattr(engine, "spider", None) is None:
+            return None
+        return engine
+
+    def recall(self, key: str, due: float) -> int:
+        """Take the requests of *key* (an account, route or site key) that were
+        admitted but still wait in a download slot's queue back out, parked
+        until *due*: a pause or a stop must hold them too.
+
+        Looks at the downloader's queues only (at most ``CONCURRENT_REQUESTS``
+        requests), once per pause; ``"*"`` matches every request.
+        """
+        engine = self._engine()
+        slots = getattr(getattr(engine, "downloader", None), "slots", None)
+        if not slots:
+            return 0
+        pulled: list[tuple[Request, Any]] = []
+        for slot in list(slots.values()):
+            queue = getattr(slot, "queue", None)
+            if not queue:
+                continue
+            kept = [(r, d) for r, d in queue if not self._holds(key, r)]
+            if len(kept) != len(queue):
+                pulled.extend((r, d) for r, d in queue if self._holds(key, r))
+                queue.clear()
+                queue.extend(kept)
+        for request, deferred in pulled:
+            self.done(request)
+            # A Request as the download's result goes back to engine.crawl().
+            deferred.callback(self.park(request, due))
+        if pulled:
+            self.stats.inc_value(S.stat_key("scheduler", "recalled"), len(pulled))
+        return len(pulled)
+
+    @staticmethod
+    def _holds(key: str, request: Request) -> bool:
+        meta = request.meta
+        if key == "*" or meta.get(INFLIGHT) == key or meta.get(META_ROUTE) == key:
+            return True
+        account = meta.get(INFLIGHT)
+        return bool(account) and "|" in key and key == f"{account}|{urlsplit(request.url).hostname}"
+
+    def _release(self, entry: _Parked) -> None:
+        if not entry.alive:
+            return
+        entry.alive = False
+        self._n_parked -= 1
+        request = entry.request
+        request.meta.pop(NOT_BEFORE, None)
+        request.meta.pop(WAIT_ON, None)
+        engine = self._engine()
+        if engine is None:
+            return
+        self.stats.inc_value(S.stat_key("scheduler", "released"))
+        engine.crawl(request)
+
+    def _wake(self, key: str, count: int = 1) -> None:
+        """Release up to *count* requests waiting on *key* (all for ``-1``)."""
+        waiting = self._waiting.get(key)
+        while waiting and count:
+            entry = waiting.popleft()
+            if entry.alive:
+                self._release(entry)
+                count -= 1
+        if waiting is not None and not waiting:
+            del self._waiting[key]
+
+    def _on_idle(self) -> None:
+        if self._n_parked and self.stopping is None:
+            raise DontCloseSpider
+
+    def _on_opened(self) -> None:
+        """Hook the flush of parked requests in front of the scheduler's close.
+
+        The engine closes the downloader, the scraper, then the scheduler:
+        parked requests must reach the scheduler before it closes, whatever
+        closed the spider, so that ``JOBDIR`` keeps them.
+        """
+        engine = self._engine()
+        slot = getattr(engine, "_slot", None)
+        scheduler = getattr(slot, "scheduler", None)
+        if scheduler is None or not hasattr(scheduler, "close"):
+            return
+        close = scheduler.close
+
+        def close_after_flush(reason: str) -> Any:
+            self.flush(scheduler)
+            return close(reason)
+
+        scheduler.close = close_after_flush
+
+    def flush(self, scheduler: Any) -> int:
+        """Give every parked request to Scrapy's *scheduler*; return how many."""
+        self._flushed = True
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        count = 0
+        for entry in sorted(self._parked):
+            if not entry.alive:
+                continue
+            entry.alive = False
+            request = entry.request
+            for key in (NOT_BEFORE, WAIT_ON, INFLIGHT):
+                request.meta.pop(key, None)
+            try:
+                scheduler.enqueue_request(request)
+            except Exception:  # a request that cannot be serialised, e.g.
+                logger.exception("Could not keep %(request)s", {"request": request})
+                continue
+            count += 1
+        self._parked.clear()
+        self._waiting.clear()
+        self._n_parked = 0
+        if count:
+            self.stats.inc_value(S.REQUEUED, count)
+            logger.info(
+                "Kept %(count)d waiting request(s) in the scheduler%(jobdir)s",
+                {
+                    "count": count,
+                    "jobdir": " (JOBDIR)" if self.crawler.settings.get("JOBDIR") else "",
+                },
+                extra={"spider": self.crawler.spider},
+            )
+        return count
+
+    def _on_closed(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        now = self.clock()
+        for account, breaker in self._breakers.items():
+            if breaker.open_until:
+                self._record_outage(account, breaker, now)
+
+    def _on_change(self, kind: str, key: str) -> None:
+        """Another process changed the shared state."""
+        if kind == "stop":
+            stopped = self.state.stopped()
+            if stopped is not None and self.stopping is None:
+                self.stop(stopped[0])
+        elif kind == "rate":
+            self._paced.add(key)
+        elif kind in ("pause", "cooldown") and self.pool is not None:
+            self.pool.forget_routes()
+
+    # ------------------------------------------------------------ the stop
+
+    def stop(self, reason: str, origin: str | None = None) -> bool:
+        """Stop the crawl at once; ``False`` if it was already stopping."""
+        if self.stopping is not None:
+            return False
+        self.stopping = reason
+        if origin is not None:
+            self.state.stop(reason, origin)
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        # Nothing is sent after a stop: admitted requests still queued in
+        # download slots come back (and wait for the flush).
+        self.recall("*", math.inf)
+        close_spider(self.crawler, reason)
+        return True
+
+    # ----------------------------------------------------------- admission
+
+    def assign(self, request: Request, now: float) -> None:
+        """Point a pooled request at a healthy route (keeping its own while it is)."""
+        assert self.pool is not None
+        meta = request.meta
+        current = meta.get(META_ROUTE) if meta.get(ASSIGNED) else None
+        avoid = meta.pop(AVOID, None)
+        if current is not None and avoid is None and self._ready(current) <= now:
+            return
+        proxy, route = self.pool.pick(self._ready, now, avoid or current)
+        # The URL carries the credentials; HttpProxyMiddleware (750) turns them
+        # into Proxy-Authorization and drops the old proxy's header.
+        meta["proxy"] = proxy
+        meta[ASSIGNED] = True
+        meta[META_ROUTE] = route
+        if self.config.slot_per_route and (
+            "download_slot" not in meta or meta.get(SLOT) == meta.get("download_slot")
+        ):
+            # Opt-in (PROXYERRORS_SLOT_PER_ROUTE): one download slot per route
+            # and site, which multiplies a site's rate by the pool size.
+            host = urlsplit(request.url).hostname
+            meta["download_slot"] = meta[SLOT] = f"{host}|{route}"
+
+    def _ready(self, route: str) -> float:
+        state = self.state
+        return max(state.cooling_until(route), state.paused_until(route))
+
+    def sticky(self, request: Request, route: str, now: float) -> bool:
+        """Move *request* off a dead sticky session to its one replacement
+        (following replacements that died in turn)."""
+        if not self._replaced or route not in self._replaced:
+            return False
+        fresh = None
+        for _ in range(8):
+            found = self._replaced.get(route)
+            if found is None or self.state.cooling_until(route) <= now:
+                break
+            fresh, route = found
+        if fresh is None:
+            return False
+        self._apply_credentials(request, fresh)
+        self.stats.inc_value(S.stat_key("session", "moved"))
+        return True
+
+    @staticmethod
+    def _apply_credentials(request: Request, creds: Credentials) -> None:
+        if request.headers.get(b"Proxy-Authorization"):
+            # Replaced in the header directly: the credentials never travel in meta.
+            request.headers[b"Proxy-Authorization"] = basic_header(creds)
+            return
+        proxy = request.meta.get("proxy")
+        if proxy:
+            parts = urlsplit(proxy)
+            netloc = (
+                f"{quote(creds.user, safe='')}:{quote(creds.password, safe='')}@"
+                f"{parts.hostname}:{parts.port}"
+            )
+            request.meta["proxy"] = urlunsplit(parts._replace(netloc=netloc))
+
+    def admit(
+        self, request: Request, route: str, account: str, site: str | None, now: float
+    ) -> tuple[float, str | None]:
+        """``(0, None)`` when *request* may go now (it is then counted in flight),
+        else ``(due, wait_on)``: when to try again, and what releases it earlier."""
+        state = self.state
+        if self._breakers:
+            breaker = self._breakers.get(account)
+            if breaker is not None and breaker.open_until:
+                if now < breaker.open_until:
+                    return self.spread(account, breaker.open_until), f"breaker:{account}"
+                if breaker.probing:
+                    return now + _RECHECK, f"breaker:{account}"
+                # Recovery time is over: this request is the probe.
+                breaker.probing = True
+                request.meta[PROBE] = True
+                self.stats.inc_value(S.stat_key("breaker", "probes"))
+        paused = max(state.paused_until(route), state.paused_until(account))
+        if site is not None and self._sites:
+            paused = max(paused, state.paused_until(site))
+        if paused > now:
+            return self.spread(account, paused), None
+        inflight = self._inflight.get(account, 0)
+        limit = self._limits.get(account)
+        if limit is not None and inflight >= int(limit):
+            return now + _RECHECK, account
+        if self._paced and account in self._paced:
+            wait = state.take(account, now)
+            if wait > 0:
+                return self.spread(account, now + wait), None
+        self._inflight[account] = inflight + 1
+        meta = request.meta
+        meta[INFLIGHT] = account
+        meta[SENT] = now
+        return 0.0, None
+
+    def spread(self, key: str, start: float) -> float:
+        """A release time at or after *start*: releases of one key are spaced
+        (at most the learned rate) with jitter, never all at once."""
+        rate = self.state.rate(key) if key in self._paced else 0.0
+        spacing = 1.0 / rate if rate > 0 else self.config.release_spacing
+        tail = self._tails.get(key) or 0.0
+        begin = max(start, tail)
+        self._tails.put(key, begin + spacing)
+        return begin + self.rng.uniform(0.0, spacing)
+
+    def done(self, request: Request) -> str | None:
+        """*request* finished (a reply or an exception): free its place.
+
+        Returns its account (``None`` when it was not admitted here)."""
+        account: str | None = request.meta.pop(INFLIGHT, None)
+        if account is None:
+            return None
+        left = self._inflight.get(account, 1) - 1
+        if left > 0:
+            self._inflight[account] = left
+        else:
+            self._inflight.pop(account, None)
+        if self._waiting and account in self._waiting:
+            self._wake(account)
+        return account
+
+    # ----------------------------------------------------------- outcomes
+
+    def succeeded(self, route: str, account: str | None) -> None:
+        """A reply without a provider error on *route* (the success path)."""
+        self.state.record_success(route)
+        if account is None:
+            return
+        if self._breakers and account in self._breakers:
+            self._breaker_success(account)
+        if self._limits and account in self._limits:
+            self._increase(account)
+        if self._limited and account in self._limited:
+            stamps = self._limited.get(account)
+            if stamps is not None:
+                stamps.append(self.clock())
+
+    def cool(self, route: str, cooldown: float, now: float) -> float:
+        until = self.state.record_failure(route, now, cooldown)
+        self.stats.inc_value(S.COOLDOWNS)
+        return until
+
+    def rotate(
+        self,
+        request: Request,
+        retry: Request,
+        route: str,
+        profile: Profile | None,
+        cooldown: float,
+        now: float,
+    ) -> bool:
+        """Rest *route* and point *retry* at another proxy or the session's
+        replacement; ``True`` if it moved."""
+        self.cool(route, cooldown, now)
+        if self.pool is not None and len(self.pool) > 1 and request.meta.get(ASSIGNED):
+            retry.meta[AVOID] = route
+            retry.meta[ASSIGNED] = True
+            self.stats.inc_value(S.ROTATE_PROXY)
+            return True
+        param = profile.session_param if profile else None
+        creds = self.identity.credentials(request)
+        if param and creds and session_of(creds.user, param):
+            found = self._replaced.get(route)
+            if found is None:
+                # Replaced once: every request still carrying the dead session
+                # moves to this same replacement.
+                fresh = Credentials(with_new_session(creds.user, param), creds.password)
+                self._apply_credentials(retry, fresh)
+                found = (fresh, self.identity.route(retry, profile)[0])
+                self._replaced.put(route, found)
+                self.stats.inc_value(S.stat_key("session", "replaced"))
+            else:
+                self._apply_credentials(retry, found[0])
+            retry.meta[META_ROUTE] = found[1]
+            self.stats.inc_value(S.ROTATE_SESSION)
+            return True
+        self.stats.inc_value(S.ROTATE_NONE)
+        return False
+
+    def pause(self, key: str, until: float, *, site: bool = False) -> bool:
+        """Hold back every request of *key* until *until*; ``True`` if it is a new pause."""
+        state = self.state
+        before = state.paused_until(key)
+        if until <= before:
+            return False
+        state.pause(key, until)
+        if site:
+            self._sites.add(key)
+        self.stats.inc_value(S.PAUSES)
+        self.recall(key, self.spread(key, until))
+        return before <= self.clock()
+
+    def learn_rate(
+        self,
+        key: str,
+        stated: float | None,
+        wait: float,
+        now: float,
+        *,
+        limited: bool,
+        sent: float | None = None,
+    ) -> float | None:
+        """Pace *key*: at the *stated* rate, else (429s repeat) at the rate the
+        account sustained before its last 429. Returns the new rate, if any.
+
+        *sent*: when the refused request was sent. A 429 for a request sent
+        before the previous one was seen (it was in flight) is the same signal,
+        not a repeat.
+        """
+        rate = stated
+        if rate is None and limited:
+            stamps = self._limited.get(key)
+            if stamps is None:
+                self._limited.put(key, deque([now], maxlen=2_000))
+                return None
+            if sent is not None and stamps and sent < stamps[0]:
+                return None
+            window = max(wait, 1.0)
+            # stamps[0] is when the previous 429 was seen; the rest are successes since.
+            recent = sum(1 for t in itertools.islice(stamps, 1, None) if t > now - window)
+            current = self.state.rate(key) if key in self._paced else 0.0
+            if current and not recent:
+                rate = current * 0.75
+            else:
+                rate = max(recent * 0.9 / window, 0.5)
+                if current:
+                    rate = min(rate, current * 0.9)
+            stamps.clear()
+            stamps.append(now)
+        if rate is None or not rate > 0:
+            return None
+        self.state.set_rate(key, rate, now + self.config.rate_ttl)
+        self._paced.add(key)
+        self.stats.set_value(S.stat_key("pacing", key, "rate"), round(rate, 3))
+        return rate
+
+    def count_limited(self) -> None:
+        self.stats.inc_value(S.stat_key("ratelimit", "provoked"))
+
+    # --------------------------------------------------- adaptive concurrency
+
+    def lower_concurrency(self, account: str) -> int:
+        """A concurrency error: multiplicative decrease of *account*'s limit."""
+        inflight = self._inflight.get(account, 0) + 1  # this request was in flight
+        current = self._limits.get(account, float(inflight))
+        self._ceilings[account] = float(inflight)
+        limit = max(
+            float(self.config.concurrency_floor),
+            math.floor(min(current, inflight) * self.config.concurrency_decrease),
+        )
+        self._limits[account] = limit
+        self.stats.inc_value(S.stat_key("concurrency", "decreases"))
+        self.stats.set_value(S.stat_key("concurrency", account, "limit"), int(limit))
+        return int(limit)
+
+    def _increase(self, account: str) -> None:
+        limit = self._limits[account]
+        # Additive increase of one per "limit" successes, up to just under the
+        # level at which the provider refused.
+        ceiling = self._ceilings.get(account, math.inf) - 1
+        raised = min(limit + 1.0 / max(limit, 1.0), max(ceiling, limit))
+        if int(raised) != int(limit):
+            self.stats.set_value(S.stat_key("concurrency", account, "limit"), int(raised))
+            self._wake(account)
+        self._limits[account] = raised
+
+    def concurrency_limit(self, account: str) -> int | None:
+        limit = self._limits.get(account)
+        return None if limit is None else int(limit)
+
+    # ------------------------------------------------------ circuit breaker
+
+    def outage(self, request: Request, account: str, now: float) -> bool:
+        """A failure of the provider's own service; ``True`` while the breaker is open."""
+        breaker = self._breakers.get(account)
+        if breaker is None:
+            breaker = self._breakers[account] = _Breaker(self.config.breaker_recovery)
+        breaker.failures += 1
+        if request.meta.get(PROBE) and breaker.probing:
+            breaker.probing = False
+            breaker.recovery = min(breaker.recovery * 2, self.config.breaker_max)
+            breaker.open_until = now + breaker.recovery
+            logger.debug(
+                "Probe of %(account)s failed: open for %(wait).0f s more",
+                {"account": account, "wait": breaker.recovery},
+                extra={"spider": self.crawler.spider},
+            )
+            return True
+        if breaker.open_until:
+            return True
+        if breaker.failures < self.config.breaker_threshold:
+            return False
+        breaker.open_until = now + breaker.recovery
+        breaker.opened_at = now
+        self.recall(account, self.spread(account, breaker.open_until))
+        self.stats.inc_value(S.stat_key("breaker", "opened"))
+        logger.warning(
+            "%(account)s failed %(n)d times in a row: holding its requests for "
+            "%(wait).0f s, then one probe",
+            {"account": account, "n": breaker.failures, "wait": breaker.recovery},
+            extra={"spider": self.crawler.spider},
+        )
+        return True
+
+    def _breaker_success(self, account: str) -> None:
+        breaker = self._breakers.pop(account)
+        if breaker.open_until:
+            now = self.clock()
+            self._record_outage(account, breaker, now)
+            logger.info(
+                "%(account)s recovered after %(wait).0f s",
+                {"account": account, "wait": now - breaker.opened_at},
+                extra={"spider": self.crawler.spider},
+            )
+            self._wake(f"breaker:{account}", -1)
+
+    def _record_outage(self, account: str, breaker: _Breaker, now: float) -> None:
+        self.outages.append((account, breaker.opened_at, now))
+        self.stats.inc_value(S.stat_key("breaker", "outages"))
+        self.stats.inc_value(
+            S.stat_key("breaker", "outage_seconds"),
+            round(now - breaker.opened_at, 3),  # type: ignore[arg-type]
+        )
+        breaker.open_until = 0.0
+
+    def breaker_open(self, account: str) -> bool:
+        breaker = self._breakers.get(account)
+        return breaker is not None and bool(breaker.open_until)

@@ -1,0 +1,371 @@
+"""The middleware in Scrapy's own test style: get_crawler + build_from_crawler +
+hand-built responses, asserting the returned requests, their meta and stats.
+
+The clock is the middleware's own (``mw.clock``), replaced by a fake one: no
+test sleeps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
+from scrapy.utils.misc import build_from_crawler
+from scrapy.utils.test import get_crawler
+from twisted.internet.error import ConnectionRefusedError, TCPTimedOutError
+
+from scrapy_proxyerrors import ProxyErrorsMiddleware
+from scrapy_proxyerrors._routes import basic_credentials
+from scrapy_proxyerrors._scheduler import AVOID, INFLIGHT, NOT_BEFORE
+from scrapy_proxyerrors.exceptions import ProviderErrorDropped
+
+SOAX = "http://package-1:Sup3rSecret@proxy.soax.com:5000"
+DEAD = "http://package-1-sessionid-dead:Sup3rSecret@proxy.soax.com:5000"
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _mw(settings: dict[str, Any] | None = None) -> tuple[ProxyErrorsMiddleware, Clock]:
+    base = {"PROXYERRORS_BACKOFF_BASE": 1.0, "PROXYERRORS_BACKOFF_MAX": 8.0}
+    crawler = get_crawler(settings_dict={**base, **(settings or {})})
+    crawler.spider = crawler._create_spider("test")
+    mw = build_from_crawler(ProxyErrorsMiddleware, crawler)
+    clock = Clock()
+    mw.clock = clock
+    mw.scheduler.clock = clock
+    return mw, clock
+
+
+def _stat(mw: ProxyErrorsMiddleware, key: str) -> Any:
+    return mw.crawler.stats.get_value(key)
+
+
+def _soax(status: int, code: str, request: Request, **headers: str) -> Response:
+    return Response(request.url, status=status, headers={"X-SOAX-Error": code, **headers},
+                    request=request)
+
+
+# ------------------------------------------------------------ Scrapy conformance
+
+
+def test_retry_middleware_attributes_exist_and_are_honoured() -> None:
+    mw, _ = _mw({"RETRY_TIMES": 4, "RETRY_HTTP_CODES": [418], "RETRY_PRIORITY_ADJUST": -3})
+    assert isinstance(mw, RetryMiddleware)
+    assert mw.max_retry_times == 4
+    assert mw.retry_http_codes == {418}
+    assert mw.priority_adjust == -3
+    assert mw.give_up_log_level == "ERROR"
+    assert ConnectionRefusedError in mw.exceptions_to_retry or any(
+        issubclass(ConnectionRefusedError, e) for e in mw.exceptions_to_retry)
+    # Configured after construction, as a subclass or a user would.
+    mw.retry_http_codes = {503}
+    request = Request("http://example.com/")
+    retry = mw.process_response(request, Response(request.url, status=503, request=request))
+    assert isinstance(retry, Request)
+    assert retry.priority == -3
+    mw.max_retry_times = 0
+    request = Request("http://example.com/b")
+    response = Response(request.url, status=503, request=request)
+    assert mw.process_response(request, response) is response
+
+
+def test_bare_statuses_follow_retry_http_codes() -> None:
+    """RETRY_HTTP_CODES = []: a bare 429/503 through an unknown proxy is handed on."""
+    mw, _clock = _mw({"RETRY_HTTP_CODES": []})
+    for status in (408, 429, 500, 502, 503, 504, 522, 524):
+        request = Request("http://example.com/", meta={"proxy": "http://10.0.0.1:3128"})
+        assert mw.process_request(request) is None
+        response = Response(request.url, status=status, headers={"Retry-After": "30"},
+                            request=request)
+        assert mw.process_response(request, response) is response
+    assert mw.state.paused_until("10.0.0.1:3128") == 0.0
+    assert _stat(mw, "retry/count") is None
+
+
+def test_reason_and_stats_keys_are_scrapys() -> None:
+    mw, _ = _mw()
+    request = Request("http://example.com/")
+    retry = mw.process_response(request, Response(request.url, status=503, request=request))
+    assert isinstance(retry, Request)
+    assert retry.meta["retry_times"] == 1
+    assert _stat(mw, "retry/count") == 1
+    assert _stat(mw, "retry/reason_count/503 Service Unavailable") == 1
+
+
+def test_retry_disabled_means_no_retries_and_no_give_up(caplog: pytest.LogCaptureFixture) -> None:
+    mw, _ = _mw({"RETRY_ENABLED": False})
+    request = Request("http://example.com/", meta={"proxy": "http://10.0.0.1:3128"})
+    response = Response(request.url, status=503, request=request)
+    assert mw.process_response(request, response) is response
+    assert mw.process_exception(request, TCPTimedOutError()) is None
+    assert "Gave up retrying" not in caplog.text
+    assert _stat(mw, "retry/max_reached") is None
+
+
+def test_process_exception_never_raises_on_hostile_proxy_urls() -> None:
+    mw, _ = _mw({"RETRY_TIMES": 0})
+    request = Request("http://example.com/", meta={"proxy": "A://@", "retry_times": 5})
+    assert mw.process_exception(request, TCPTimedOutError()) is None
+    assert mw.process_exception(request, ValueError("not retried")) is None
+
+
+def test_cached_reply_is_never_a_provider_signal() -> None:
+    mw, _ = _mw()
+    request = Request("http://example.com/", meta={"proxy": SOAX})
+    mw.process_request(request)
+    response = _soax(407, "AUTH_FAILED", request)
+    response.flags.append("cached")
+    assert mw.process_response(request, response) is response
+    assert mw.scheduler.stopping is None
+    assert _stat(mw, "proxyerrors/error/soax/AUTH_FAILED") is None
+
+
+# ------------------------------------------------------------ identity
+
+
+def test_account_is_provider_and_fingerprint_never_the_secret() -> None:
+    mw, _ = _mw()
+    request = Request("http://example.com/", meta={"proxy": SOAX})
+    mw.process_request(request)
+    route, account = mw.identity.route(request, mw.identity.profile(request))
+    assert route == "proxy.soax.com:5000"
+    assert account.startswith("soax#")
+    assert "Sup3rSecret" not in account and "package-1" not in account
+    assert request.meta[INFLIGHT] == account
+
+
+# ------------------------------------------------------------ throttle budget
+
+
+def test_rate_limit_spends_the_throttle_budget_not_retry_times() -> None:
+    mw, clock = _mw({"RETRY_TIMES": 2})
+    request = Request("http://example.com/", meta={"proxy": SOAX, "retry_times": 2})
+    mw.process_request(request)
+    retry = mw.process_response(request, _soax(429, "RATE_LIMIT_EXCEEDED", request))
+    assert isinstance(retry, Request)
+    assert retry.meta["retry_times"] == 2  # untouched
+    assert retry.meta["_proxyerrors_throttled"] == 1
+    assert retry.meta[NOT_BEFORE] > clock.now
+    assert _stat(mw, "proxyerrors/throttle/count") == 1
+    assert _stat(mw, "proxyerrors/retry/count") is None
+
+
+def test_throttle_budget_gives_up_by_count_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    mw, _ = _mw({"PROXYERRORS_THROTTLE_MAX_COUNT": 3})
+    request = Request("http://example.com/", meta={"proxy": SOAX,
+                                                   "_proxyerrors_throttled": 3})
+    mw.process_request(request)
+    response = _soax(429, "RATE_LIMIT_EXCEEDED", request)
+    assert mw.process_response(request, response) is response
+    assert _stat(mw, "proxyerrors/throttle/gave_up") == 1
+    assert "PROXYERRORS_THROTTLE_MAX_COUNT" in caplog.text
+
+
+def test_throttle_budget_gives_up_by_time() -> None:
+    mw, clock = _mw({"PROXYERRORS_THROTTLE_MAX_TIME": 60})
+    request = Request("http://example.com/", meta={
+        "proxy": SOAX, "_proxyerrors_throttled": 1,
+        "_proxyerrors_throttled_since": clock.now - 59})
+    mw.process_request(request)
+    response = _soax(429, "RATE_LIMIT_EXCEEDED", request, **{"Retry-After": "5"})
+    assert mw.process_response(request, response) is response
+
+
+# ------------------------------------------------------------ Retry-After pauses
+
+
+def test_retry_after_pauses_the_account_for_the_whole_window() -> None:
+    mw, clock = _mw()
+    first = Request("http://example.com/1", meta={"proxy": SOAX})
+    mw.process_request(first)
+    account = first.meta[INFLIGHT]
+    retry = mw.process_response(first, _soax(429, "RATE_LIMIT_EXCEEDED", first,
+                                             **{"Retry-After": "30"}))
+    assert isinstance(retry, Request)
+    assert retry.meta[NOT_BEFORE] >= clock.now + 30
+    assert mw.state.paused_until(account) == clock.now + 30
+    # Every other request of the account waits too, spread after the window.
+    later = [Request(f"http://example.com/{i}", meta={"proxy": SOAX}) for i in range(5)]
+    parked = [mw.process_request(r) for r in later]
+    assert all(isinstance(p, Request) and p.dont_filter for p in parked)
+    dues = [p.meta[NOT_BEFORE] for p in parked]  # type: ignore[union-attr]
+    assert all(d >= clock.now + 30 for d in dues)
+    assert len(set(dues)) == 5, "releases are spread, never all at once"
+    # Another provider's proxy keeps flowing.
+    other = Request("http://example.com/x", meta={"proxy": "http://10.0.0.9:8080"})
+    assert mw.process_request(other) is None
+    clock.now += 31
+    assert mw.process_request(Request("http://example.com/z", meta={"proxy": SOAX})) is None
+
+
+def test_retry_after_zero_waits_at_least_the_backoff() -> None:
+    mw, clock = _mw({"PROXYERRORS_BACKOFF_BASE": 2.0})
+    request = Request("http://example.com/", meta={"proxy": SOAX})
+    mw.process_request(request)
+    retry = mw.process_response(request, _soax(429, "RATE_LIMIT_EXCEEDED", request,
+                                               **{"Retry-After": "0"}))
+    assert isinstance(retry, Request)
+    assert retry.meta[NOT_BEFORE] - clock.now >= 1.0  # half of the first step
+
+
+def test_one_info_line_per_pause(caplog: pytest.LogCaptureFixture) -> None:
+    mw, _ = _mw()
+    caplog.set_level("DEBUG", logger="scrapy_proxyerrors.middleware")
+    for i in range(4):
+        request = Request(f"http://example.com/{i}", meta={"proxy": SOAX})
+        mw.process_request(request)
+        mw.process_response(request, _soax(429, "RATE_LIMIT_EXCEEDED", request,
+                                           **{"Retry-After": "30"}))
+    pauses = [r for r in caplog.records if "pausing" in r.getMessage()]
+    assert [r.levelname for r in pauses].count("INFO") == 1
+    assert len(pauses) >= 2
+
+
+# ------------------------------------------------------------ route failures
+
+
+def test_connection_failure_rests_the_route_and_rotates() -> None:
+    mw, clock = _mw({"PROXYERRORS_PROXIES": ["http://10.0.0.1:3128", "http://10.0.0.2:3128"]})
+    request = Request("http://example.com/")
+    assert mw.process_request(request) is None
+    first = request.meta["proxy"]
+    route = request.meta["proxyerrors_route"]
+    retry = mw.process_exception(request, ConnectionRefusedError())
+    assert isinstance(retry, Request)
+    assert retry.meta[AVOID] == route
+    assert NOT_BEFORE not in retry.meta  # another route serves it now
+    assert mw.state.cooling_until(route) > clock.now
+    assert mw.process_request(retry) is None
+    assert retry.meta["proxy"] != first
+    # New requests avoid the resting route too.
+    for i in range(4):
+        fresh = Request(f"http://example.com/{i}")
+        mw.process_request(fresh)
+        assert fresh.meta["proxy"] != first
+    assert _stat(mw, "proxyerrors/rotate/proxy") == 1
+    assert _stat(mw, "retry/count") == 1
+
+
+def test_a_dead_sticky_session_is_replaced_once() -> None:
+    mw, _ = _mw()
+    requests = [Request(f"http://example.com/{i}", meta={"proxy": DEAD}) for i in range(3)]
+    for r in requests:
+        assert mw.process_request(r) is None
+    sessions = set()
+    for r in requests:
+        # HttpProxyMiddleware moved the credentials into the header.
+        r.headers[b"Proxy-Authorization"] = b"Basic " + __import__("base64").b64encode(
+            b"package-1-sessionid-dead:Sup3rSecret")
+        retry = mw.process_response(r, _soax(502, "NODE_UNAVAILABLE", r))
+        assert isinstance(retry, Request)
+        creds = basic_credentials(retry.headers[b"Proxy-Authorization"])
+        assert creds is not None
+        sessions.add(creds.user)
+    assert len(sessions) == 1
+    assert "dead" not in next(iter(sessions))
+    # A new request that still carries the dead session in meta["proxy"] moves too.
+    late = Request("http://example.com/late", meta={"proxy": DEAD})
+    assert mw.process_request(late) is None
+    assert next(iter(sessions)) in late.meta["proxy"]
+    assert _stat(mw, "proxyerrors/session/replaced") == 1
+
+
+# ------------------------------------------------------------ stop, drop
+
+
+def test_a_stop_requeues_everything_after_it() -> None:
+    mw, _ = _mw()
+    request = Request("http://example.com/", meta={"proxy": SOAX})
+    mw.process_request(request)
+    kept = mw.process_response(request, _soax(407, "AUTH_FAILED", request))
+    assert isinstance(kept, Request) and kept.dont_filter
+    assert mw.scheduler.stopping == "proxyerrors_auth"
+    assert mw.state.stopped() is not None
+    later = Request("http://example.com/2", meta={"proxy": "http://10.0.0.9:8080"})
+    assert isinstance(mw.process_request(later), Request)
+    # A stopped scheduler parks whatever the engine schedules (flushed at close).
+    with pytest.raises(IgnoreRequest):
+        mw.scheduler._on_scheduled(Request("http://example.com/3"))
+    assert mw.scheduler.parked == 1
+
+
+def test_drop_raises_the_plugins_exception() -> None:
+    mw, _ = _mw()
+    request = Request("http://example.com/", meta={"proxy": "http://u:p@10.0.0.1:8080",
+                                                   "proxyerrors_provider": "proxiesfo"})
+    mw.process_request(request)
+    with pytest.raises(ProviderErrorDropped):
+        mw.process_response(request, Response(request.url, status=400, request=request))
+
+
+# ------------------------------------------------------------ concurrency, breaker
+
+
+def test_concurrency_errors_lower_the_accounts_limit() -> None:
+    mw, clock = _mw()
+    proxy = "http://u:p@10.0.0.1:8080"
+    meta = {"proxy": proxy, "proxyerrors_provider": "proxiesfo"}
+    flying = [Request(f"http://example.com/{i}", meta=dict(meta)) for i in range(8)]
+    for r in flying:
+        assert mw.process_request(r) is None
+    account = flying[0].meta[INFLIGHT]
+    retry = mw.process_response(flying[0], Response(flying[0].url, status=453,
+                                                    request=flying[0]))
+    assert isinstance(retry, Request)
+    limit = _stat(mw, f"proxyerrors/concurrency/{account}/limit")
+    assert limit == 4
+    for r in flying[1:]:
+        mw.process_response(r, Response(r.url, status=200, request=r))
+    clock.now += 60  # the pause is over; the limit stays
+    admitted = []
+    for i in range(8):
+        r = Request(f"http://example.com/n{i}", meta=dict(meta))
+        admitted.append(mw.process_request(r) is None)
+    # Successes raised it additively (one per "limit" successes), not back to 8.
+    assert admitted.count(True) == mw.scheduler.concurrency_limit(account) == 5
+
+
+def test_breaker_opens_after_consecutive_outages_and_probes_once() -> None:
+    mw, clock = _mw({"PROXYERRORS_BREAKER_THRESHOLD": 3, "PROXYERRORS_BREAKER_RECOVERY": 30})
+    url = "https://api.chocodata.com/v1/product?api_key=K&id={}"
+
+    def call(i: int) -> Any:
+        r = Request(url.format(i), meta={"proxyerrors_provider": "chocodata"})
+        return r, mw.process_request(r)
+
+    def fail(r: Request) -> Any:
+        return mw.process_response(r, Response(r.url, status=500, request=r,
+                                               body=b'{"error": "internal_error"}'))
+
+    for i in range(3):
+        r, gate = call(i)
+        assert gate is None
+        fail(r)
+    assert _stat(mw, "proxyerrors/breaker/opened") == 1
+    _, gate = call(10)
+    assert isinstance(gate, Request) and gate.meta[NOT_BEFORE] >= clock.now + 30
+    clock.now += 31
+    probe, gate = call(11)
+    assert gate is None
+    _, held = call(12)
+    assert isinstance(held, Request), "one probe at a time"
+    fail(probe)  # the probe failed: open again, longer
+    clock.now += 31
+    assert isinstance(call(13)[1], Request)
+    clock.now += 60
+    probe, gate = call(14)
+    assert gate is None
+    mw.process_response(probe, Response(probe.url, status=200, request=probe))
+    assert call(15)[1] is None
+    assert _stat(mw, "proxyerrors/breaker/outages") == 1

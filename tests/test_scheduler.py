@@ -1,0 +1,201 @@
+"""The scheduler's pure parts and MemoryState, with a fake clock: no sleeping."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
+from scrapy.http import Request
+from scrapy.utils.test import get_crawler
+
+from scrapy_proxyerrors._identity import LRU, Identity
+from scrapy_proxyerrors._scheduler import NOT_BEFORE, RoutePool, Scheduler, SchedulerConfig
+from scrapy_proxyerrors._state import MemoryState, RouteState
+from scrapy_proxyerrors.profiles import BUILTIN_PROFILES
+
+
+class Clock:
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _scheduler(clock: Clock, **config: object) -> Scheduler:
+    crawler = get_crawler()
+    state = MemoryState(clock=clock)
+    identity = Identity(BUILTIN_PROFILES, None, state, lambda *a: None)
+    return Scheduler(crawler, state, identity, SchedulerConfig(**config),  # type: ignore[arg-type]
+                     clock=clock, rng=random.Random(0))
+
+
+# ------------------------------------------------------------------ MemoryState
+
+
+def test_memory_state_implements_the_contract() -> None:
+    state = MemoryState()
+    assert isinstance(state, RouteState)
+    state.learn("gw:1", "soax")
+    assert state.learned("gw:1") == "soax"
+    assert state.stopped() is None
+    state.stop("proxyerrors_auth", "soax/AUTH_FAILED@gw:1")
+    state.stop("proxyerrors_quota", "later")
+    assert state.stopped() == ("proxyerrors_auth", "soax/AUTH_FAILED@gw:1")
+    state.add_listener(lambda kind, key: None)
+    state.close()
+
+
+def test_pausing_past_the_cap_never_drops_an_active_pause() -> None:
+    """The old table deleted still-active pauses that ended earlier than a new one."""
+    clock = Clock(0.0)
+    state = MemoryState(max_entries=100, clock=clock)
+    for i in range(300):
+        state.pause(f"k{i}", 10.0 + i)
+    assert all(state.paused_until(f"k{i}") == 10.0 + i for i in range(300))
+    clock.now = 150.0
+    state.pause("new", 1_000.0)
+    # Expired ones went, every active one stayed.
+    assert state.paused_until("k0") == 0.0
+    assert all(state.paused_until(f"k{i}") == 10.0 + i for i in range(141, 300))
+    assert len(state._pauses) <= 160
+
+
+def test_cooldowns_are_bounded_without_losing_active_ones() -> None:
+    state = MemoryState(max_entries=50)
+    for i in range(500):
+        state.record_failure(f"r{i}", float(i), 10.0)
+    assert state.cooling_until("r499") == 509.0
+    assert state.cooling_until("r495") == 505.0
+    assert len(state._cooling) <= 60
+    assert len(state._streaks) <= 50
+
+
+def test_take_paces_at_the_rate() -> None:
+    clock = Clock(0.0)
+    state = MemoryState(clock=clock)
+    assert state.take("acct", 0.0) == 0.0  # not paced
+    state.set_rate("acct", 4.0, until=100.0)
+    assert state.rate("acct") == 4.0
+    assert state.take("acct", 10.0) == 0.0
+    assert state.take("acct", 10.0) == pytest.approx(0.25)
+    assert state.take("acct", 10.1) == pytest.approx(0.15)
+    assert state.take("acct", 10.25) == 0.0
+    taken = sum(1 for i in range(1000) if state.take("acct", 20.0 + i / 100) == 0.0)
+    assert taken == 40  # 10 s at 4/s
+    assert state.take("acct", 200.0) == 0.0  # expired: no longer paced
+    state.set_rate("acct", 0, until=300.0)
+    assert state.take("acct", 201.0) == 0.0
+
+
+def test_lru_keeps_the_most_recently_used() -> None:
+    cache: LRU[str, int] = LRU(3)
+    for key in "abc":
+        cache.put(key, 1)
+    assert cache.get("a") == 1
+    cache.put("d", 1)
+    assert "b" not in cache and "a" in cache and len(cache) == 3
+
+
+# ------------------------------------------------------------------ the pool
+
+
+def test_pool_skips_resting_routes_and_takes_them_back_in_time() -> None:
+    state = MemoryState()
+    proxies = [f"http://10.0.0.{i}:80" for i in range(5)]
+    pool = RoutePool(proxies, lambda url: url[7:])
+
+    def ready(route: str) -> float:
+        return max(state.cooling_until(route), state.paused_until(route))
+
+    state.record_failure("10.0.0.1:80", 0.0, 10.0)
+    state.pause("10.0.0.3:80", 20.0)
+    picked = [pool.pick(ready, 1.0)[1] for _ in range(9)]
+    assert set(picked) == {"10.0.0.0:80", "10.0.0.2:80", "10.0.0.4:80"}
+    assert pool.pick(ready, 1.0, avoid="10.0.0.0:80")[1] != "10.0.0.0:80"
+    picked = [pool.pick(ready, 15.0)[1] for _ in range(8)]
+    assert "10.0.0.1:80" in picked and "10.0.0.3:80" not in picked
+    picked = [pool.pick(ready, 25.0)[1] for _ in range(10)]
+    assert set(picked) == {f"10.0.0.{i}:80" for i in range(5)}
+
+
+def test_pool_with_everything_resting_uses_the_first_to_recover() -> None:
+    state = MemoryState()
+    pool = RoutePool(["http://a:1", "http://b:2"], lambda url: url[7:])
+
+    def ready(route: str) -> float:
+        return state.cooling_until(route)
+
+    state.record_failure("a:1", 0.0, 50.0)
+    state.record_failure("b:2", 0.0, 20.0)
+    assert pool.pick(ready, 1.0)[1] == "b:2"
+    assert pool.pick(ready, 1.0, avoid="b:2")[1] == "a:1"
+
+
+# ------------------------------------------------------------------ parking
+
+
+def test_a_request_not_due_is_parked_and_keeps_the_spider_open() -> None:
+    clock = Clock()
+    scheduler = _scheduler(clock)
+    due = scheduler.park(Request("http://example.com/"), clock.now + 5)
+    assert due.dont_filter
+    with pytest.raises(IgnoreRequest):
+        scheduler._on_scheduled(due)
+    assert scheduler.parked == 1
+    with pytest.raises(DontCloseSpider):
+        scheduler._on_idle()
+    # A due request goes to Scrapy's scheduler, without the private meta.
+    ready = scheduler.park(Request("http://example.com/2"), clock.now)
+    scheduler._on_scheduled(ready)
+    assert NOT_BEFORE not in ready.meta
+    if scheduler._timer is not None:
+        scheduler._timer.cancel()
+
+
+def test_flush_hands_parked_requests_to_scrapys_scheduler() -> None:
+    clock = Clock()
+    scheduler = _scheduler(clock)
+    for i in range(3):
+        with pytest.raises(IgnoreRequest):
+            scheduler._on_scheduled(scheduler.park(Request(f"http://e.com/{i}"), clock.now + i + 1))
+    kept: list[Request] = []
+
+    class Queue:
+        def enqueue_request(self, request: Request) -> bool:
+            kept.append(request)
+            return True
+
+    assert scheduler.flush(Queue()) == 3
+    assert [r.url for r in kept] == [f"http://e.com/{i}" for i in range(3)]
+    assert all(NOT_BEFORE not in r.meta for r in kept)
+    assert scheduler.parked == 0
+    # After the flush (the spider is closing), Scrapy keeps what comes.
+    scheduler._on_scheduled(scheduler.park(Request("http://e.com/late"), clock.now + 9))
+
+
+def test_releases_after_a_pause_are_spread_at_the_learned_rate() -> None:
+    clock = Clock()
+    scheduler = _scheduler(clock)
+    scheduler.learn_rate("acct", 2.0, 1.0, clock.now, limited=True)
+    dues = [scheduler.spread("acct", clock.now + 10) for _ in range(6)]
+    assert dues == sorted(dues)
+    gaps = [b - a for a, b in itertools.pairwise(dues)]
+    assert all(gap > 0 for gap in gaps)
+    assert dues[-1] - dues[0] >= 2.0  # 6 releases at 2/s span at least 2 s
+    assert min(dues) >= clock.now + 10
+
+
+def test_repeated_429s_without_a_stated_limit_learn_a_rate() -> None:
+    clock = Clock()
+    scheduler = _scheduler(clock)
+    assert scheduler.learn_rate("acct", None, 1.0, clock.now, limited=True) is None
+    for _ in range(5):
+        clock.now += 0.2
+        scheduler.succeeded("route", "acct")
+    rate = scheduler.learn_rate("acct", None, 1.0, clock.now, limited=True)
+    assert rate is not None and 0 < rate <= 5
+    lower = scheduler.learn_rate("acct", None, 1.0, clock.now, limited=True)
+    assert lower is not None and lower < rate
