@@ -261,7 +261,7 @@ def plan(
             PauseOn.ACCOUNT
             if scope in (Scope.ACCOUNT, Scope.CRAWL)
             else PauseOn.SITE
-            if scope == getattr(Scope, "SITE", None)
+            if scope is Scope.SITE
             else PauseOn.ROUTE
         )
         pause = wait
@@ -288,6 +288,15 @@ def plan(
         give_up=_throttle_give_up(wait, attempt, now, cfg) if throttle else None,
         overridden=overridden,
     )
+
+
+def preemptive_pause(wait: float | None, cfg: PolicyConfig) -> float | None:
+    """How long to pause an account whose reply said its window is spent
+    (``X-RateLimit-Remaining: 0``); ``None``: no pause (none asked, or longer
+    than ``max_wait``, which the next 429 will escalate)."""
+    if not wait or wait > cfg.max_wait:
+        return None
+    return wait
 
 
 def plan_plain(

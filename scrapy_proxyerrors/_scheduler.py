@@ -32,6 +32,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest
+from twisted.python.threadable import isInIOThread
 
 from . import _stats as S
 from ._compat import call_later, close_spider
@@ -230,9 +231,14 @@ class Scheduler:
         crawler.signals.connect(self._on_idle, signal=signals.spider_idle)
         crawler.signals.connect(self._on_opened, signal=signals.spider_opened)
         crawler.signals.connect(self._on_closed, signal=signals.spider_closed)
-        state.add_listener(self._on_change)
+        state.add_listener(self._listener)
 
     # ------------------------------------------------------------- parking
+
+    @property
+    def site_pauses(self) -> bool:
+        """Whether any site key (``Scope.SITE``) was paused in this crawl."""
+        return bool(self._sites)
 
     @property
     def parked(self) -> int:
@@ -446,6 +452,15 @@ class Scheduler:
             if breaker.open_until:
                 self._record_outage(account, breaker, now)
 
+    def _listener(self, kind: str, key: str) -> None:
+        # Shared states may call from their own thread: act in the reactor's.
+        if isInIOThread():  # type: ignore[no-untyped-call]
+            self._on_change(kind, key)
+        else:
+            from twisted.internet import reactor
+
+            reactor.callFromThread(self._on_change, kind, key)
+
     def _on_change(self, kind: str, key: str) -> None:
         """Another process changed the shared state."""
         if kind == "stop":
@@ -618,6 +633,16 @@ class Scheduler:
         self.stats.inc_value(S.COOLDOWNS)
         return until
 
+    def can_move(self, request: Request) -> bool:
+        """Whether another route of the pool can take *request* now."""
+        return self.pool is not None and len(self.pool) > 1 and bool(request.meta.get(ASSIGNED))
+
+    def move(self, retry: Request, route: str) -> None:
+        """Send *retry* to another route of the pool (its own is paused)."""
+        retry.meta[AVOID] = route
+        retry.meta[ASSIGNED] = True
+        self.stats.inc_value(S.ROTATE_PROXY)
+
     def rotate(
         self,
         request: Request,
@@ -630,10 +655,8 @@ class Scheduler:
         """Rest *route* and point *retry* at another proxy or the session's
         replacement; ``True`` if it moved."""
         self.cool(route, cooldown, now)
-        if self.pool is not None and len(self.pool) > 1 and request.meta.get(ASSIGNED):
-            retry.meta[AVOID] = route
-            retry.meta[ASSIGNED] = True
-            self.stats.inc_value(S.ROTATE_PROXY)
+        if self.can_move(request):
+            self.move(retry, route)
             return True
         param = profile.session_param if profile else None
         creds = self.identity.credentials(request)

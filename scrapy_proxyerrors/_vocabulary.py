@@ -53,6 +53,7 @@ class Scope(str, Enum):
     ROUTE = "route"  #: this proxy, session or IP
     ACCOUNT = "account"  #: every route of this provider account
     CRAWL = "crawl"  #: the whole crawl
+    SITE = "site"  #: this target site through this account (key ``<account>|<host>``)
 
     def __str__(self) -> str:
         return self.value

@@ -20,6 +20,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import scrapy.exceptions as _scrapy_exceptions
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request, retry_logger
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.misc import build_from_crawler
@@ -39,7 +40,15 @@ from ._classifier import ProviderError, classify, rate_limit_wait
 from ._config import Config
 from ._identity import Identity
 from ._parse import header_text
-from ._policy import Attempt, Budget, PauseOn, PolicyConfig, plan, plan_plain
+from ._policy import (
+    Attempt,
+    Budget,
+    PauseOn,
+    PolicyConfig,
+    plan,
+    plan_plain,
+    preemptive_pause,
+)
 from ._redact import (
     PLUGIN_LOGGERS,
     SCRAPY_REQUEST_LOGGERS,
@@ -79,7 +88,8 @@ _THROTTLED_SINCE = "_proxyerrors_throttled_since"
 _NOT_BEFORE = NOT_BEFORE
 
 _SECRETS_MAX = 1_000
-#: Failures that say "this proxy (route) did not work", not "the target failed".
+#: Failures that say "this proxy (route) did not work", not "the target failed":
+#: Twisted's, and Scrapy 2.14+'s own download exceptions where they exist.
 _CONNECTION_FAILURES: tuple[type[BaseException], ...] = (
     ConnectError,  # refused, DNS at the proxy, no route, TCP timeout...
     ConnectionDone,
@@ -89,6 +99,17 @@ _CONNECTION_FAILURES: tuple[type[BaseException], ...] = (
     TimeoutError,
     ResponseFailed,
     OSError,
+    *(
+        getattr(_scrapy_exceptions, name)
+        for name in (
+            "CannotResolveHostError",
+            "DownloadConnectionRefusedError",
+            "DownloadFailedError",
+            "DownloadTimeoutError",
+            "ResponseDataLossError",
+        )
+        if hasattr(_scrapy_exceptions, name)
+    ),
 )
 
 
@@ -222,7 +243,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         if scheduler.sticky(request, route, now):
             route, account = identity.route(request, profile)
         meta[META_ROUTE] = route
-        site = identity.site_key(account, request) if scheduler._sites else None
+        site = identity.site_key(account, request) if scheduler.site_pauses else None
         due, wait_on = scheduler.admit(request, route, account, site, now)
         if due:
             return scheduler.park(request, due, wait_on)
@@ -299,8 +320,8 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         return profile is not None and bool(getattr(profile, "status_headers", None))
 
     def _limit_spent(self, request: Request, response: Response, profile: Profile | None) -> None:
-        wait = rate_limit_wait(response.headers)
-        if not wait or wait > self.config.max_wait:
+        wait = preemptive_pause(rate_limit_wait(response.headers), self.policy)
+        if wait is None:
             return
         # The account; for an unknown or generic provider it is the route.
         _, key = self.identity.route(request, profile)
@@ -570,9 +591,14 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         if retry is None:
             return None
         wait = decided.wait
-        if action is Action.ROTATE and scheduler.rotate(
-            request, retry, route, self.identity.profile(request), decided.cooldown, now
-        ):
+        if action is Action.ROTATE:
+            if scheduler.rotate(
+                request, retry, route, self.identity.profile(request), decided.cooldown, now
+            ):
+                wait = 0.0
+        elif decided.pause_on is PauseOn.ROUTE and scheduler.can_move(request):
+            # Its proxy is paused, but another of the pool can serve it now.
+            scheduler.move(retry, route)
             wait = 0.0
         return self._delay(retry, now, wait)
 

@@ -1,0 +1,235 @@
+"""The scheduler in real crawls over loopback, against the emulator's scheduling
+scenarios. Counts, stats and finish reasons only: never timings."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import pytest_twisted
+
+from scrapy_proxyerrors.emulator import Emulator
+
+from .crawling import Outcome, make_crawler
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _crawl(settings: dict[str, Any], requests: list[tuple[str, dict[str, Any]]],
+           **spider_kwargs: Any) -> Any:
+    outcome = Outcome()
+    crawler = make_crawler(settings)
+    d = crawler.crawl(requests=requests, outcome=outcome, **spider_kwargs)
+    d.addCallback(lambda _: (crawler, outcome))
+    return d
+
+
+def _provider_records(emu: Emulator) -> list[Any]:
+    return sorted((r for r in emu.requests if r.kind in ("plain", "api", "connect")),
+                  key=lambda r: r.seq)
+
+
+@pytest_twisted.inlineCallbacks
+def test_sustained_rate_limit_loses_no_url_and_spends_no_retry_times() -> Any:
+    with Emulator("soax", "ratelimit", limit=5, window=1.0) as emu:
+        urls = [emu.target_url(f"/page/{i}") for i in range(30)]
+        crawler, outcome = yield _crawl(
+            {"CONCURRENT_REQUESTS": 8, "RETRY_TIMES": 2},
+            [(u, {"proxy": emu.proxy_url()}) for u in urls])
+        refused = emu.counters["scenario"]["refused"]
+    stats = crawler.stats.get_stats()
+    assert sorted(outcome.ok_urls) == sorted(urls)
+    assert refused > 0, "the limit must have been hit"
+    assert stats["proxyerrors/error/soax/RATE_LIMIT_EXCEEDED"] == refused
+    assert stats["proxyerrors/ratelimit/provoked"] == refused
+    # Throttling spent its own budget, not RETRY_TIMES.
+    assert stats.get("proxyerrors/retry/count") is None
+    assert stats.get("retry/count") is None
+    assert stats["proxyerrors/throttle/count"] == refused
+    assert all(r.meta.get("retry_times", 0) == 0 for r in outcome.responses)
+    assert stats["finish_reason"] == "finished"
+
+
+@pytest_twisted.inlineCallbacks
+def test_pool_with_a_refused_and_a_hanging_proxy_fetches_every_url() -> Any:
+    with Emulator("generic", "pool", size=3, refused={0}, hanging={1}) as emu:
+        proxies = emu.proxy_urls()
+        urls = [emu.target_url(f"/page/{i}") for i in range(24)]
+        crawler, outcome = yield _crawl(
+            {"CONCURRENT_REQUESTS": 4, "DOWNLOAD_TIMEOUT": 1, "RETRY_TIMES": 2,
+             "PROXYERRORS_PROXIES": proxies},
+            [(u, {}) for u in urls])
+        assert emu.wait_for(lambda recs: all(r.client_closed for r in recs
+                                             if r.code == "hanging"))
+        scenario = emu.counters["scenario"]
+        by_route = emu.counters["by_route"]
+    stats = crawler.stats.get_stats()
+    assert sorted(outcome.ok_urls) == sorted(urls)
+    # Both bad routes were rested (cooldowns) and rotated away from.
+    assert stats["proxyerrors/route/cooldowns"] >= 2
+    assert stats["proxyerrors/rotate/proxy"] >= 2
+    # The hanging proxy got at most the requests in flight when it was first
+    # assigned, and each was abandoned with its socket closed.
+    assert 1 <= scenario["hanging"] <= 4
+    assert scenario["hanging_closed"] == scenario["hanging"]
+    healthy = f"127.0.0.1:{emu.ports['proxy'][2]}"
+    assert by_route[healthy] >= len(urls)
+    assert stats["finish_reason"] == "finished"
+
+
+@pytest_twisted.inlineCallbacks
+def test_503_retry_after_on_one_proxy_pauses_only_it() -> Any:
+    with Emulator("proxiesfo", "pool", size=3, unavailable={0}, unavailable_for=3.0) as emu:
+        proxies = emu.proxy_urls()
+        urls = [emu.target_url(f"/page/{i}") for i in range(30)]
+        crawler, outcome = yield _crawl(
+            {"CONCURRENT_REQUESTS": 4, "PROXYERRORS_PROVIDER": "proxiesfo",
+             "PROXYERRORS_PROXIES": proxies},
+            [(u, {}) for u in urls])
+        scenario = emu.counters["scenario"]
+        by_route = emu.counters["by_route"]
+    stats = crawler.stats.get_stats()
+    assert sorted(outcome.ok_urls) == sorted(urls)
+    assert scenario["refused"] >= 1
+    # Inside its Retry-After window the paused proxy only got what was already
+    # in flight when its first 503 arrived.
+    assert scenario.get("refused_in_window", 0) <= 3
+    # Requests of the paused proxy moved to the others instead of waiting.
+    assert stats["proxyerrors/rotate/proxy"] >= 1
+    ports = emu.ports["proxy"]
+    assert by_route[f"127.0.0.1:{ports[1]}"] + by_route[f"127.0.0.1:{ports[2]}"] >= 25
+    assert stats["proxyerrors/route/pauses"] >= 1
+    assert stats.get("proxyerrors/retry/count") is None  # Retry-After: throttle budget
+
+
+@pytest_twisted.inlineCallbacks
+def test_concurrency_limit_converges_below_the_providers_limit() -> Any:
+    with Emulator("proxiesfo", "concurrency", max_concurrent=3, delay=0.05) as emu:
+        urls = [emu.target_url(f"/page/{i}") for i in range(80)]
+        crawler, outcome = yield _crawl(
+            {"CONCURRENT_REQUESTS": 8, "PROXYERRORS_PROVIDER": "proxiesfo"},
+            [(u, {"proxy": emu.proxy_url()}) for u in urls])
+        records = _provider_records(emu)
+    stats = crawler.stats.get_stats()
+    assert sorted(outcome.ok_urls) == sorted(urls)
+    refused = [i for i, r in enumerate(records) if r.status == 453]
+    assert refused, "the limit must have been hit"
+    # The 453s stop after the first rounds: none in the last half of the crawl.
+    assert max(refused) < len(records) // 2
+    limits = [v for k, v in stats.items() if k.startswith("proxyerrors/concurrency/")
+              and k.endswith("/limit")]
+    assert limits and max(limits) <= 3
+    assert stats.get("proxyerrors/retry/count") is None
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_dead_sticky_session_is_replaced_once() -> Any:
+    with Emulator("soax", "dead_session", session="s1", after=3) as emu:
+        proxy = emu.proxy_url(user="package-1-sessionid-s1")
+        urls = [emu.target_url(f"/page/{i}") for i in range(20)]
+        crawler, outcome = yield _crawl({"CONCURRENT_REQUESTS": 4},
+                                        [(u, {"proxy": proxy}) for u in urls])
+        records = _provider_records(emu)
+    stats = crawler.stats.get_stats()
+    assert sorted(outcome.ok_urls) == sorted(urls)
+    sessions = {r.session for r in records}
+    assert len(sessions) == 2, sessions  # the dead one and its single replacement
+    assert stats["proxyerrors/session/replaced"] == 1
+    dead = [r for r in records if r.session == "s1" and r.status != 200]
+    # Only what was in flight when the session died reached it afterwards.
+    assert len(dead) <= 4
+
+
+def _revoking(emu: Emulator, served_before: int) -> tuple[dict[str, bool], Any]:
+    lock = threading.Lock()
+    state = {"revoked": True}
+    served = Counter[str]()
+
+    def responder(record: Any) -> Any:
+        if record.kind != "api":
+            return None
+        with lock:
+            if state["revoked"] and sum(served.values()) >= served_before:
+                return emu.error_reply("revoked")
+            served[record.url] += 1
+        return None
+
+    emu.set_responder(responder)
+    return state, served
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_stop_sends_nothing_after_it_and_jobdir_resumes_each_url_once(
+    tmp_path: Path,
+) -> Any:
+    jobdir = str(tmp_path / "job")
+    with Emulator("chocodata") as emu:
+        state, served = _revoking(emu, served_before=10)
+        urls = [emu.api_url(f"/v1/product?id={i}") for i in range(40)]
+        meta = {"proxyerrors_provider": "chocodata"}
+        settings = {"CONCURRENT_REQUESTS": 4, "JOBDIR": jobdir}
+        crawler, outcome = yield _crawl(settings, [(u, dict(meta)) for u in urls],
+                                        dont_filter=False)
+        records = _provider_records(emu)
+        refusals = [r for r in records if r.status != 200]
+        first_refusal = refusals[0].seq
+        stats = crawler.stats.get_stats()
+        assert stats["finish_reason"].startswith("proxyerrors_")
+        # Nothing was sent after the stop: only what was in flight with the
+        # refused request arrived after it.
+        after = [r for r in records if r.seq > first_refusal]
+        assert len(after) <= 3
+        assert stats["proxyerrors/stop/requeued"] >= 1
+        # The key works again: the resumed crawl fetches every URL left, once.
+        state["revoked"] = False
+        crawler2, outcome2 = yield _crawl(settings, [(u, dict(meta)) for u in urls],
+                                          dont_filter=False)
+    assert crawler2.stats.get_value("finish_reason") == "finished"
+    fetched = Counter(r.url for r in outcome.responses + outcome2.responses
+                      if r.status == 200)
+    assert set(fetched) == set(urls)
+    assert all(count == 1 for count in fetched.values()), fetched
+    assert all(count == 1 for count in served.values())
+
+
+@pytest_twisted.inlineCallbacks
+def test_one_site_crawl_through_a_pool_keeps_the_sites_download_slot() -> Any:
+    with Emulator("generic", "pool", size=3) as emu:
+        urls = [emu.target_url(f"/page/{i}") for i in range(9)]
+        settings = {"DOWNLOAD_DELAY": 0.05, "PROXYERRORS_PROXIES": emu.proxy_urls()}
+        _crawler, outcome = yield _crawl(settings, [(u, {}) for u in urls])
+        _opt_in, outcome_opt_in = yield _crawl(
+            {**settings, "PROXYERRORS_SLOT_PER_ROUTE": True}, [(u, {}) for u in urls])
+        by_route = emu.counters["by_route"]
+    assert sorted(outcome.ok_urls) == sorted(urls)
+    # Every request went through the pool...
+    assert len({r.meta["proxyerrors_route"] for r in outcome.responses}) == 3
+    proxy_routes = {f"127.0.0.1:{port}" for port in emu.ports["proxy"]}
+    assert sum(n for route, n in by_route.items() if route in proxy_routes) == 2 * len(urls)
+    # ...but through the site's own download slot, whose DOWNLOAD_DELAY holds
+    # for the site whatever the pool size.
+    assert {r.meta["download_slot"] for r in outcome.responses} == {"127.0.0.1"}
+    # The opt-in gives each route its own slot (the site's rate times the pool).
+    assert len({r.meta["download_slot"] for r in outcome_opt_in.responses}) == 3
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_api_outage_gets_few_probes_and_every_url_after_it() -> Any:
+    with Emulator("chocodata", "outage", duration=3.0, after=5) as emu:
+        urls = [emu.api_url(f"/v1/product?id={i}") for i in range(30)]
+        crawler, outcome = yield _crawl(
+            {"CONCURRENT_REQUESTS": 4, "PROXYERRORS_BREAKER_RECOVERY": 1.0},
+            [(u, {"proxyerrors_provider": "chocodata"}) for u in urls])
+        scenario = emu.counters["scenario"]
+        records = _provider_records(emu)
+    stats = crawler.stats.get_stats()
+    assert sorted(outcome.ok_urls) == sorted(urls)
+    during = [r for r in records
+              if scenario["outage_start"] <= r.time < scenario["outage_end"]]
+    # The breaker's threshold, what was in flight, and a few probes: not the crawl.
+    assert len(during) <= 5 + 4 + 4, len(during)
+    assert stats["proxyerrors/breaker/opened"] >= 1
+    assert stats["proxyerrors/breaker/outages"] >= 1
+    assert stats["finish_reason"] == "finished"
