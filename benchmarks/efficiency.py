@@ -441,11 +441,21 @@ def analyze(
             reasons["dead_route"] += 1
             wasted += 1
             in_flight += known is not None and a.time < known
+    if sub.scenario == "budget":
+        # Any `credits` pages will do: the all-knowing crawler's pages are not
+        # the first ones by number, only as many.
+        lost_pages: list[int] = []
+        lost = max(0, len(recoverable) - len(fetched))
+        fetched_recoverable = min(len(fetched), len(recoverable))
+    else:
+        lost_pages = sorted(recoverable - fetched)
+        lost = len(lost_pages)
+        fetched_recoverable = len(fetched & recoverable)
     return {
         "urls": sub.urls,
         "recoverable": len(recoverable),
         "fetched": len(fetched),
-        "fetched_recoverable": len(fetched & recoverable),
+        "fetched_recoverable": fetched_recoverable,
         "reached": reached,
         "wasted": wasted,
         "in_flight": in_flight,
@@ -453,8 +463,8 @@ def analyze(
         "answered_429": answered_429,
         "share_429": answered_429 / reached if reached else 0.0,
         "bad_proxy_attempts": bad_proxy,
-        "lost": len(recoverable - fetched),
-        "lost_pages": sorted(recoverable - fetched),
+        "lost": lost,
+        "lost_pages": lost_pages,
         "answers": _answers(plain),
     }
 
