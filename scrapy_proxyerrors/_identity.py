@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 K = TypeVar("K")
 V = TypeVar("V")
 
-#: Entries per cache: a crawl over more routes than this recomputes a few.
-CACHE_MAX = 8_192
+#: Entries per cache: a crawl over more routes than this recomputes some.
+#: Sized so that a pool of 100,000 routes stays on the cached path; an entry
+#: is a few hundred bytes, and exists only for routes the crawl used.
+CACHE_MAX = 131_072
 _KEY_PARAM = re.compile(r"(?:^|&)[A-Za-z_-]*(?:key|token)=([^&]+)", re.IGNORECASE)
 _KEY_HEADERS = (b"X-API-Key", b"Authorization", b"Api-Key")
 
@@ -246,9 +248,8 @@ class Identity:
     @staticmethod
     def transport(request: Request, profile: Profile | None) -> Transport:
         if request.meta.get("proxy"):
-            return (
-                Transport.PLAIN if urlparse_cached(request).scheme == "http" else Transport.TARGET
-            )
+            # Scrapy normalises URLs (lower-case scheme): no parse needed.
+            return Transport.PLAIN if request.url.startswith("http:") else Transport.TARGET
         if profile is not None and profile.kind != "proxy":
             return Transport.API
         return Transport.TARGET

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -77,29 +78,23 @@ def decide(
     max_wait: float,
     rng: random.Random,
 ) -> Decision:
-    """Decide what to do about *error* on the request's *attempt* (0-based).
+    """The action and wait of :func:`plan` for *error* on the request's
+    *attempt* (0-based), without the rest of the plan.
 
-    Waits the provider asks for are honoured exactly (never shortened); when
-    the provider gives none, ``retry`` and ``slowdown`` back off exponentially.
-    A wait longer than *max_wait* is not worth holding a request for: it
-    escalates to ``drop`` for one request and to ``stop`` for an account.
+    Waits the provider asks for are honoured for their whole length, never
+    below the backoff; a wait longer than *max_wait* escalates to ``drop``
+    for one request and to ``stop`` for an account.
     """
-    override = override_for(error, actions)
-    action = override or error.action
-    if action in (Action.PASS, Action.DROP, Action.STOP):
-        return Decision(action, overridden=override is not None)
-    asked = error.wait
-    if asked is not None:
-        wait = asked
-    elif action is Action.ROTATE:
-        # Another route does not need to wait for this one to recover.
-        wait = 0.0
-    else:
-        wait = backoff(attempt, backoff_base, backoff_max, rng)
-    if wait > max_wait:
-        escalated = escalation(error.scope)
-        return Decision(escalated, escalated_from=wait, overridden=override is not None)
-    return Decision(action, wait, overridden=override is not None)
+    cfg = PolicyConfig(
+        actions=actions,
+        backoff_base=backoff_base,
+        backoff_max=backoff_max,
+        max_wait=max_wait,
+        throttle_max_time=math.inf,
+        throttle_max_count=2**31,
+    )
+    full = plan(error, attempt=Attempt(attempt, attempt), now=0.0, cfg=cfg, rng=rng)
+    return Decision(full.action, full.wait, full.escalated_from, full.overridden)
 
 
 # --------------------------------------------------------------------- plans

@@ -62,6 +62,8 @@ AVOID = "_proxyerrors_avoid"
 SLOT = "_proxyerrors_slot"
 PROBE = "_proxyerrors_probe"
 SENT = "_proxyerrors_sent"
+ACCOUNT = "_proxyerrors_account"
+RESERVED = "_proxyerrors_reserved"
 
 #: A request parked behind a concurrency limit or a breaker probe is
 #: re-checked at the latest after this many seconds (it is normally released
@@ -231,6 +233,10 @@ class Scheduler:
         crawler.signals.connect(self._on_idle, signal=signals.spider_idle)
         crawler.signals.connect(self._on_opened, signal=signals.spider_opened)
         crawler.signals.connect(self._on_closed, signal=signals.spider_closed)
+        # A request can end without reaching this middleware's process_response
+        # (RedirectMiddleware, at 600, returns its redirect first): its place
+        # is freed when it leaves the downloader.
+        crawler.signals.connect(self.done, signal=signals.request_left_downloader)
         state.add_listener(self._listener)
 
     # ------------------------------------------------------------- parking
@@ -386,6 +392,12 @@ class Scheduler:
 
     def _on_idle(self) -> None:
         if self._n_parked and self.stopping is None:
+            heap = self._parked
+            if heap and heap[0].due <= self.clock() + _EPSILON and (
+                self._timer is None or not self._timer.active()
+            ):
+                # A release that no timer will make (e.g. one that failed to arm).
+                self._release_due()
             raise DontCloseSpider
 
     def _on_opened(self) -> None:
@@ -395,6 +407,10 @@ class Scheduler:
         parked requests must reach the scheduler before it closes, whatever
         closed the spider, so that ``JOBDIR`` keeps them.
         """
+        stopped = self.state.stopped()
+        if stopped is not None:
+            # A shared state whose namespace another process already stopped.
+            self.stop(stopped[0])
         engine = self._engine()
         slot = getattr(engine, "_slot", None)
         scheduler = getattr(slot, "scheduler", None)
@@ -570,39 +586,65 @@ class Scheduler:
         paused = max(state.paused_until(route), state.paused_until(account))
         if site is not None and self._sites:
             paused = max(paused, state.paused_until(site))
+        meta = request.meta
+        reserved = meta.pop(RESERVED, None) == account
         if paused > now:
-            return self.spread(account, paused), None
+            return self._queue(request, account, paused), None
         inflight = self._inflight.get(account, 0)
         limit = self._limits.get(account)
         if limit is not None and inflight >= int(limit):
             return now + _RECHECK, account
         if self._paced and account in self._paced:
+            tail = self._tails.get(account) or 0.0
+            if tail > now + _EPSILON and not reserved:
+                # Others wait for their paced slots: queue behind them.
+                return self._queue(request, account, now), None
             wait = state.take(account, now)
             if wait > 0:
-                return self.spread(account, now + wait), None
+                return self._queue(request, account, now + wait), None
         self._inflight[account] = inflight + 1
-        meta = request.meta
-        meta[INFLIGHT] = account
+        meta[INFLIGHT] = meta[ACCOUNT] = account
         meta[SENT] = now
         return 0.0, None
 
     def spread(self, key: str, start: float) -> float:
         """A release time at or after *start*: releases of one key are spaced
-        (at most the learned rate) with jitter, never all at once."""
+        (at the learned rate, in order) or jittered, never all at once."""
         rate = self.state.rate(key) if key in self._paced else 0.0
-        spacing = 1.0 / rate if rate > 0 else self.config.release_spacing
         tail = self._tails.get(key) or 0.0
+        if rate > 0:
+            # A paced key: each release has its own slot, in order, 1/rate apart.
+            slot = max(start, tail)
+            self._tails.put(key, slot + 1.0 / rate)
+            return slot
+        spacing = self.config.release_spacing
         begin = max(start, tail)
         self._tails.put(key, begin + spacing)
         return begin + self.rng.uniform(0.0, spacing)
+
+    def _queue(self, request: Request, account: str, start: float) -> float:
+        """Park *request* for a release slot of *account* from *start*; a paced
+        account's slot is reserved for it (it does not queue again at release)."""
+        due = self.spread(account, start)
+        if account in self._paced:
+            request.meta[RESERVED] = account
+        return due
 
     def done(self, request: Request) -> str | None:
         """*request* finished (a reply or an exception): free its place.
 
         Returns its account (``None`` when it was not admitted here)."""
-        account: str | None = request.meta.pop(INFLIGHT, None)
+        meta = request.meta
+        account: str | None = meta.pop(INFLIGHT, None)
         if account is None:
-            return None
+            # Freed already (request_left_downloader), or never admitted here.
+            return meta.get(ACCOUNT)
+        if meta.pop(PROBE, None):
+            breaker = self._breakers.get(account)
+            if breaker is not None:
+                # Whatever the probe met, the next one may go: a success closes
+                # the breaker (succeeded), an outage re-opens it (outage).
+                breaker.probing = False
         left = self._inflight.get(account, 1) - 1
         if left > 0:
             self._inflight[account] = left
@@ -771,25 +813,36 @@ class Scheduler:
 
     # ------------------------------------------------------ circuit breaker
 
-    def outage(self, request: Request, account: str, now: float) -> bool:
-        """A failure of the provider's own service; ``True`` while the breaker is open."""
+    def outage(
+        self,
+        request: Request,
+        account: str,
+        now: float,
+        profile: Profile | None = None,
+    ) -> bool:
+        """A failure of the provider's own service; ``True`` while the breaker is open.
+
+        A profile may carry its provider's documented ``breaker_threshold`` and
+        ``breaker_recovery``; the settings apply otherwise."""
         breaker = self._breakers.get(account)
         if breaker is None:
-            breaker = self._breakers[account] = _Breaker(self.config.breaker_recovery)
+            recovery = getattr(profile, "breaker_recovery", None) or self.config.breaker_recovery
+            breaker = self._breakers[account] = _Breaker(recovery)
         breaker.failures += 1
-        if request.meta.get(PROBE) and breaker.probing:
-            breaker.probing = False
-            breaker.recovery = min(breaker.recovery * 2, self.config.breaker_max)
-            breaker.open_until = now + breaker.recovery
-            logger.debug(
-                "Probe of %(account)s failed: open for %(wait).0f s more",
-                {"account": account, "wait": breaker.recovery},
-                extra={"spider": self.crawler.spider},
-            )
-            return True
         if breaker.open_until:
+            if now >= breaker.open_until:
+                # A failure after the recovery time: the probe failed.
+                breaker.probing = False
+                breaker.recovery = min(breaker.recovery * 2, self.config.breaker_max)
+                breaker.open_until = now + breaker.recovery
+                logger.debug(
+                    "Probe of %(account)s failed: open for %(wait).0f s more",
+                    {"account": account, "wait": breaker.recovery},
+                    extra={"spider": self.crawler.spider},
+                )
             return True
-        if breaker.failures < self.config.breaker_threshold:
+        threshold = getattr(profile, "breaker_threshold", None) or self.config.breaker_threshold
+        if breaker.failures < threshold:
             return False
         breaker.open_until = now + breaker.recovery
         breaker.opened_at = now

@@ -204,10 +204,15 @@ class MemoryState:
         entry = self._live(key, now)
         if entry is None:
             return 0.0
+        # GCRA with a tolerance of half an interval: a request released a
+        # little early (timers are not exact) still conforms; the long-run
+        # rate stays at most *rate*.
+        interval = 1.0 / entry[0]
         tat = entry[2]
-        if tat > now:
-            return tat - now
-        entry[2] = now + 1.0 / entry[0]
+        early = tat - now - interval / 2
+        if early > 0:
+            return early
+        entry[2] = max(tat, now) + interval
         return 0.0
 
     # the stop -------------------------------------------------------------

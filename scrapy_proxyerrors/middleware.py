@@ -470,9 +470,10 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         if decided.action is Action.PASS:
             self.stats.inc_value(S.stat_key("retry_after", "too_long"))
             return None
-        route, account = self.identity.route(request, self.identity.profile(request))
+        profile = self.identity.profile(request)
+        route, account = self.identity.route(request, profile)
         if decided.outage:
-            self.scheduler.outage(request, account, now)
+            self.scheduler.outage(request, account, now, profile)
         if decided.budget is Budget.THROTTLE:
             retry = self._throttle_retry(request, decided, reason)
         else:
@@ -480,10 +481,10 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         if retry is None:
             return None
         wait = decided.wait
-        if route_failure:
-            profile = self.identity.profile(request)
-            if self.scheduler.rotate(request, retry, route, profile, decided.cooldown, now):
-                wait = 0.0
+        if route_failure and self.scheduler.rotate(
+            request, retry, route, profile, decided.cooldown, now
+        ):
+            wait = 0.0
         return self._delay(retry, now, wait)
 
     def _retry(
@@ -576,7 +577,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         route, account = self.identity.route(request, self.identity.profile(request))
         scheduler = self.scheduler
         budget = decided.budget
-        if decided.outage and scheduler.outage(request, account, now):
+        if decided.outage and scheduler.outage(request, account, now, profile):
             # The account's service is down: waiting for it is throttling.
             budget = Budget.THROTTLE
         self._apply_limits(request, error, decided, route, account, now)
@@ -743,7 +744,8 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         self.scheduler.stop(reason, f"{error.provider}/{error.code}@{route}")
 
     def _requeue(self, request: Request) -> Request:
-        self.stats.inc_value(S.REQUEUED)
+        # Counted (proxyerrors/stop/requeued) when the scheduler hands it to
+        # Scrapy's scheduler at the close, once, whatever route it took there.
         meta = {k: v for k, v in request.meta.items() if k not in (NOT_BEFORE, META_ERROR)}
         return request.replace(dont_filter=True, meta=meta)
 

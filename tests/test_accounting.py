@@ -194,10 +194,12 @@ def test_per_route_tables_stay_bounded_over_many_sessions() -> None:
     from scrapy.utils.misc import build_from_crawler
 
     from scrapy_proxyerrors import ProxyErrorsMiddleware
-    from scrapy_proxyerrors._identity import CACHE_MAX
+    from scrapy_proxyerrors._identity import LRU
 
     crawler = make_crawler({"PROXYERRORS_PROVIDER": "soax"})
     mw = build_from_crawler(ProxyErrorsMiddleware, crawler)
+    cache_max = 5_000
+    mw.identity._routes = LRU(cache_max)  # (the default holds 131,072)
     keys = []
     for i in range(20_000):
         request = Request(
@@ -207,7 +209,7 @@ def test_per_route_tables_stay_bounded_over_many_sessions() -> None:
         keys.append((request.meta["proxy"], None, "soax"))
         mw.scheduler.done(request)
     routes = mw.identity._routes
-    assert len(routes) == CACHE_MAX
+    assert len(routes) == cache_max
     assert keys[-1] in routes
     assert keys[0] not in routes
     # Every session of one account is one account.

@@ -7,6 +7,7 @@ test sleeps.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -42,6 +43,7 @@ def _mw(settings: dict[str, Any] | None = None) -> tuple[ProxyErrorsMiddleware, 
     clock = Clock()
     mw.clock = clock
     mw.scheduler.clock = clock
+    mw.state._clock = clock  # type: ignore[attr-defined]
     return mw, clock
 
 
@@ -369,3 +371,87 @@ def test_breaker_opens_after_consecutive_outages_and_probes_once() -> None:
     mw.process_response(probe, Response(probe.url, status=200, request=probe))
     assert call(15)[1] is None
     assert _stat(mw, "proxyerrors/breaker/outages") == 1
+
+
+def test_key_values_in_urls_stay_with_the_crawl() -> None:
+    """A key seen in a URL masks that crawl's provider text, but is not made a
+    process-wide log secret (which cost every later log line of every crawl)."""
+    from scrapy_proxyerrors import _redact
+
+    mw, _ = _mw()
+    key = "Zq9UniqueKeyValue77"
+    request = Request(f"https://api.chocodata.com/v1/p?api_key={key}&id=1",
+                      meta={"proxyerrors_provider": "chocodata"})
+    mw.process_request(request)
+    body = b'{"error": "invalid_params", "message": "key Zq9UniqueKeyValue77 bad"}'
+    with pytest.raises(ProviderErrorDropped) as dropped:
+        mw.process_response(request, Response(request.url, status=400, body=body,
+                                              request=request))
+    assert key not in (dropped.value.error.detail or "")
+    assert key not in _redact._known
+
+
+def test_a_site_scoped_limit_holds_back_only_that_site_through_that_account() -> None:
+    """Scope.SITE: "this target site through this account" pauses the key
+    ``<account>|<host>``; other sites of the account keep flowing."""
+    profiles = {"nimbus": {
+        "title": "Nimbus", "kind": "proxy", "proxy_hosts": ["*.nimbus.example"],
+        "signature_headers": ["X-Nimbus-Error"], "code_headers": ["X-Nimbus-Error"],
+        "rules": [{"status": 429, "code": "SITE_LIMIT", "category": "rate_limit",
+                   "action": "slowdown", "scope": "site",
+                   "meaning": "Too many requests to this site.", "fix": "Slow down."}],
+    }}
+    mw, clock = _mw({"PROXYERRORS_PROVIDERS": profiles})
+    proxy = "http://cust:pw@gw.nimbus.example:7000"
+    first = Request("http://shop.example/1", meta={"proxy": proxy})
+    assert mw.process_request(first) is None
+    response = Response(first.url, status=429, request=first,
+                        headers={"X-Nimbus-Error": "SITE_LIMIT", "Retry-After": "20"})
+    retry = mw.process_response(first, response)
+    assert isinstance(retry, Request)
+    account = mw.identity.route(first, mw.config.profiles["nimbus"])[1]
+    assert mw.state.paused_until(f"{account}|shop.example") == clock.now + 20
+    assert mw.state.paused_until(account) == 0.0
+    held = mw.process_request(Request("http://shop.example/2", meta={"proxy": proxy}))
+    assert isinstance(held, Request) and held.meta[NOT_BEFORE] >= clock.now + 20
+    assert mw.process_request(Request("http://other.example/", meta={"proxy": proxy})) is None
+
+
+def test_a_probe_that_meets_another_error_lets_the_next_probe_go() -> None:
+    mw, clock = _mw({"PROXYERRORS_BREAKER_THRESHOLD": 2, "PROXYERRORS_BREAKER_RECOVERY": 10})
+    url = "https://api.chocodata.com/v1/product?api_key=K&id={}"
+    meta = {"proxyerrors_provider": "chocodata"}
+    outage = b'{"error": "internal_error"}'
+    for i in range(2):
+        r = Request(url.format(i), meta=dict(meta))
+        assert mw.process_request(r) is None
+        mw.process_response(r, Response(r.url, status=500, request=r, body=outage))
+    clock.now += 11
+    probe = Request(url.format(5), meta=dict(meta))
+    assert mw.process_request(probe) is None
+    with pytest.raises(ProviderErrorDropped):  # neither a success nor an outage
+        mw.process_response(probe, Response(probe.url, status=400, request=probe,
+                                            body=b'{"error": "invalid_params"}'))
+    nxt = Request(url.format(6), meta=dict(meta))
+    assert mw.process_request(nxt) is None, "the next request is the next probe"
+
+
+def test_a_paced_account_gives_each_waiting_request_its_own_slot() -> None:
+    mw, clock = _mw()
+    first = Request("http://example.com/0", meta={"proxy": SOAX})
+    assert mw.process_request(first) is None
+    account = first.meta[INFLIGHT]
+    mw.scheduler.learn_rate(account, 2.0, 1.0, clock.now, limited=True)
+    results = [mw.process_request(Request(f"http://example.com/{i}", meta={"proxy": SOAX}))
+               for i in range(1, 6)]
+    assert results[0] is None  # the first token
+    parked = results[1:]
+    assert all(isinstance(p, Request) for p in parked)
+    dues = [p.meta[NOT_BEFORE] for p in parked]  # type: ignore[union-attr]
+    gaps = [b - a for a, b in itertools.pairwise(dues)]
+    assert all(gap == pytest.approx(0.5) for gap in gaps)  # 1 / rate, in order
+    # Each one, handed back at its time, goes (no queueing behind the others).
+    for request, due in zip(parked, dues, strict=True):
+        clock.now = due
+        del request.meta[NOT_BEFORE]  # what the engine's release does
+        assert mw.process_request(request) is None

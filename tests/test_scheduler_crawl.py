@@ -42,6 +42,8 @@ def test_sustained_rate_limit_loses_no_url_and_spends_no_retry_times() -> Any:
     stats = crawler.stats.get_stats()
     assert sorted(outcome.ok_urls) == sorted(urls)
     assert refused > 0, "the limit must have been hit"
+    # Paced at the learned rate, the limit provokes few 429s (3 in a typical run).
+    assert refused <= len(urls) // 4
     assert stats["proxyerrors/error/soax/RATE_LIMIT_EXCEEDED"] == refused
     assert stats["proxyerrors/ratelimit/provoked"] == refused
     # Throttling spent its own budget, not RETRY_TIMES.
@@ -116,6 +118,8 @@ def test_concurrency_limit_converges_below_the_providers_limit() -> Any:
     assert sorted(outcome.ok_urls) == sorted(urls)
     refused = [i for i, r in enumerate(records) if r.status == 453]
     assert refused, "the limit must have been hit"
+    # About one round of CONCURRENT_REQUESTS above the limit, then none.
+    assert len(refused) <= 8
     # The 453s stop after the first rounds: none in the last half of the crawl.
     assert max(refused) < len(records) // 2
     limits = [v for k, v in stats.items() if k.startswith("proxyerrors/concurrency/")
@@ -233,3 +237,65 @@ def test_an_api_outage_gets_few_probes_and_every_url_after_it() -> Any:
     assert stats["proxyerrors/breaker/opened"] >= 1
     assert stats["proxyerrors/breaker/outages"] >= 1
     assert stats["finish_reason"] == "finished"
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_stop_closes_at_once_and_keeps_parked_requests_for_jobdir(tmp_path: Path) -> Any:
+    """Account A is paused for 60 s (its requests park); account B's key fails:
+    the crawl stops without waiting out A's pause, and A's parked requests are
+    in JOBDIR for the resume."""
+    jobdir = str(tmp_path / "job")
+    with Emulator("soax") as emu:
+        lock = threading.Lock()
+        state = {"broken": True, "limited": 0}
+
+        def responder(record: Any) -> Any:
+            if record.kind != "plain" or not state["broken"]:
+                return None
+            with lock:
+                if record.user.startswith("package-a") and not state["limited"]:
+                    state["limited"] = record.seq
+                    return emu.error_reply("RATE_LIMIT_EXCEEDED", retry_after=60)
+            if record.user.startswith("package-b"):
+                return emu.error_reply("AUTH_FAILED")
+            return None
+
+        emu.set_responder(responder)
+        a = emu.proxy_url(user="package-a")
+        b = emu.proxy_url(user="package-b")
+        requests = [(emu.target_url(f"/page/{i}"), {"proxy": a}) for i in range(6)]
+        requests += [(emu.target_url(f"/page/{i}"), {"proxy": b}) for i in range(10, 16)]
+        settings = {"CONCURRENT_REQUESTS": 1, "JOBDIR": jobdir}
+        crawler, outcome = yield _crawl(settings, requests, dont_filter=False)
+        first = _provider_records(emu)
+        stats = crawler.stats.get_stats()
+        assert stats["finish_reason"] == "proxyerrors_auth"
+        # Nothing of account A reached the provider inside its pause, and no
+        # parked request was released: the close did not wait for the pause.
+        assert [r for r in first if r.user == "package-a" and r.seq > state["limited"]] == []
+        assert stats.get("proxyerrors/scheduler/released") is None
+        assert stats["proxyerrors/scheduler/parked"] >= 1
+        state["broken"] = False
+        crawler2, outcome2 = yield _crawl(settings, requests, dont_filter=False)
+    fetched = Counter(r.url for r in outcome.responses + outcome2.responses if r.status == 200)
+    assert crawler2.stats.get_value("finish_reason") == "finished"
+    assert set(fetched) == {url for url, _ in requests}
+    assert all(count == 1 for count in fetched.values()), fetched
+
+
+@pytest_twisted.inlineCallbacks
+def test_redirects_free_their_place_under_a_concurrency_limit() -> Any:
+    """RedirectMiddleware (600) answers before this middleware sees the reply:
+    the request's place under the account's limit is freed all the same, so a
+    limited account never stalls (the crawl would end on the timeout)."""
+    with Emulator("proxiesfo", "concurrency", max_concurrent=2, delay=0.05) as emu:
+        urls = [emu.target_url(f"/status/302?i={i}") for i in range(30)]
+        urls += [emu.target_url(f"/page/{i}") for i in range(30)]
+        crawler, outcome = yield _crawl(
+            {"CONCURRENT_REQUESTS": 8, "PROXYERRORS_PROVIDER": "proxiesfo",
+             "CLOSESPIDER_TIMEOUT": 30},
+            [(u, {"proxy": emu.proxy_url()}) for u in urls])
+    stats = crawler.stats.get_stats()
+    assert stats["finish_reason"] == "finished"
+    assert len(outcome.ok_urls) == len(urls)
+    assert stats["proxyerrors/error/proxiesfo/453"] >= 1
