@@ -293,6 +293,16 @@ SUBS: tuple[Sub, ...] = (
         pool={"size": 4, "unavailable": (1,), "unavailable_for": 2.0},
     ),
     Sub(
+        "retry_after_named",
+        "the same with proxies.fo ports (its documented 503) and the provider "
+        "named, as quota's: the plugin trusts a bare reply only from a named provider",
+        "proxiesfo",
+        "pool",
+        1000,
+        plugin_settings={"PROXYERRORS_PROVIDER": "proxiesfo"},
+        pool={"size": 4, "unavailable": (1,), "unavailable_for": 2.0},
+    ),
+    Sub(
         "quota",
         "proxies.fo gateway with 700 credits (one per page): then 452 "
         "bandwidth exceeded on every request",
