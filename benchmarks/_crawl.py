@@ -8,9 +8,12 @@ importing the runner twice.
 from __future__ import annotations
 
 import itertools
+import json
+import time
 from typing import TYPE_CHECKING, Any
 
 import scrapy
+from scrapy import signals
 from scrapy.http import Request
 
 if TYPE_CHECKING:
@@ -42,6 +45,63 @@ class RoundRobinProxyMiddleware:
 
     def process_request(self, request: Request) -> None:
         request.meta["proxy"] = next(self._cycle)
+
+
+#: Last before the download handler on requests, first on exceptions and
+#: responses: it sees each attempt as it goes on and comes off the wire.
+PROBE_PRIORITY = 990
+
+
+class AttemptProbe:
+    """Records every download attempt: when it went out, when it came back,
+    through which proxy, and with what (status or exception class name).
+
+    For faults that no server can count (a refused connection is answered by
+    the kernel), this is the count. Written as one JSON list to
+    ``BENCH_PROBE_FILE`` when the spider closes; times are
+    ``time.monotonic()``, the emulator's clock.
+    """
+
+    _SENT = "_bench_sent"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.attempts: list[dict[str, Any]] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> AttemptProbe:
+        probe = cls(crawler.settings.get("BENCH_PROBE_FILE"))
+        crawler.signals.connect(probe.closed, signal=signals.spider_closed)
+        return probe
+
+    def process_request(self, request: Request) -> None:
+        request.meta[self._SENT] = time.monotonic()
+
+    def _record(self, request: Request, outcome: str) -> None:
+        proxy = request.meta.get("proxy") or ""
+        # host:port only: HttpProxyMiddleware has moved the credentials to a
+        # header by now, and they must not reach a results file anyway.
+        where = proxy.partition("://")[2].rpartition("@")[2].rstrip("/")
+        self.attempts.append(
+            {
+                "sent": request.meta.get(self._SENT, 0.0),
+                "done": time.monotonic(),
+                "proxy": where,
+                "url": request.url,
+                "outcome": outcome,
+            }
+        )
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        self._record(request, str(response.status))
+        return response
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        self._record(request, type(exception).__name__)
+
+    def closed(self) -> None:
+        with open(self.path, "w", encoding="utf-8") as out:
+            json.dump(self.attempts, out)
 
 
 class BenchSpider(scrapy.Spider):

@@ -1,12 +1,19 @@
-"""The plugin's overhead: per response (microbenchmark) and on a whole crawl.
+"""The plugin's overhead: per response (microbenchmark), at scale, and on a whole crawl.
 
-``python -m benchmarks.overhead [--reps 5] [--pages 10000] [--skip-crawl]``
+``python -m benchmarks.overhead [--reps 5] [--pages 10000] [--skip-crawl] [--skip-scale]
+[--scale-routes 1 100 10000 100000] [--scale-calls 1000]``
 
 1. Per response: ``ProxyErrorsMiddleware.process_request`` + ``process_response``
    on hand-built ``Request``/``Response`` objects, for the success path and for
    each action (retry, rotate, slowdown, drop, stop), against Scrapy's own
    ``RetryMiddleware.process_response`` on the very same responses (it has no
    ``process_request``), in one process. Best of ``--repeat`` runs.
+1b. At scale: a ``PROXYERRORS_PROXIES`` pool of 1, 100, 10,000 and 100,000
+   routes with 0% and 90% of them resting; the cost of a fresh request through
+   ``process_request`` (the pool assigns a proxy) + ``process_response``, for
+   a 200 page and for a route failure (helodata 522), next to the 1-route
+   figure. Only the middleware's public methods are called, so the same code
+   measures any implementation behind them.
 2. A full crawl of ``--pages`` pages of the emulator's target site through the
    emulator's proxy ("ok" scenario: no errors), following every link, with the
    plugin enabled (the add-on) and disabled (``ADDONS = {}``, stock
@@ -17,9 +24,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import inspect
 import io
 import logging
+import math
 import statistics
+import time
 import timeit
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +51,11 @@ from scrapy_proxyerrors.emulator import SPECS, Emulator
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
+
+#: The microbenchmarks' clock: CPU time of this process, so that the load
+#: other processes put on a shared machine does not count (wall-clock time
+#: under a load average of 8 on 2 cores read 5x the unloaded figures).
+TIMER = time.process_time
 
 #: Issue targets.
 SUCCESS_OVERHEAD_TARGET_US = 5.0
@@ -76,14 +92,33 @@ class _FakeEngine:
         self.closes += 1
 
 
-def _drive(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine that must not suspend (no pause pending) to its end."""
+class _Suspended(Exception):
+    """process_request held the request back (a pause or a backoff)."""
+
+
+def _drive_or_count(coro: Coroutine[Any, Any, Any] | Any) -> Any:
+    """Run ``process_request``'s result to its end: a coroutine that must not
+    suspend, or a synchronous method's value. A request held back (the
+    coroutine suspends, or the synchronous method parks it and returns
+    something) raises ``_Suspended``."""
+    if not inspect.iscoroutine(coro):
+        if coro is not None:
+            raise _Suspended
+        return None
     try:
         coro.send(None)
     except StopIteration as stop:
         return stop.value
     coro.close()
-    raise RuntimeError("process_request suspended: a pause was pending")
+    raise _Suspended
+
+
+def _drive(coro: Coroutine[Any, Any, Any] | Any) -> Any:
+    """``_drive_or_count`` where nothing may be held back."""
+    try:
+        return _drive_or_count(coro)
+    except _Suspended:
+        raise RuntimeError("process_request held the request back: a pause was pending") from None
 
 
 def _reply(provider: str, code: str, **kw: Any) -> tuple[int, Headers, bytes]:
@@ -168,12 +203,26 @@ def _plugin_call(name: str) -> tuple[Callable[[], None], Callable[[], str]]:
     rotate = name.startswith("rotate")
     dropped = expected == "dropped"
     process_request, process_response = mw.process_request, mw.process_response
-    state = mw.state
+    state = getattr(mw, "state", None)
+    # Each slowdown call must be the account's first 429. The attempt
+    # scheduler parks a request of a paused account (today's middleware
+    # queues it behind the paused download slot instead): where the
+    # middleware has a clock, it moves on an hour between calls, so that
+    # the previous call's pause is over.
+    now = [time.time()]
+    jump = name.startswith("slowdown") and hasattr(mw, "clock")
+    if jump:
+        mw.clock = lambda: now[0]
+        scheduler = getattr(mw, "scheduler", None)
+        if scheduler is not None and hasattr(scheduler, "clock"):
+            scheduler.clock = mw.clock
 
     def call() -> None:
-        if stop:
+        if jump:
+            now[0] += 3600.0
+        if stop and hasattr(mw, "stopping"):
             mw.stopping = None  # each call is the crawl's first fatal error
-        elif rotate:
+        elif rotate and hasattr(state, "record_success"):
             # Each call is a route's first failure. Without this the failure
             # streak grows by one per call, and MemoryState.record_failure
             # raises OverflowError (2.0 ** streak) at the 1,025th failure in
@@ -195,7 +244,7 @@ def _plugin_call(name: str) -> tuple[Callable[[], None], Callable[[], str]]:
     # object, as a running crawl has: pauses then queue behind the slot
     # instead of suspending process_request.
     call()
-    for keys in mw._slot_keys.values():
+    for keys in getattr(mw, "_slot_keys", {}).values():
         for key in keys:
             crawler.engine.downloader.slots.setdefault(key, Slot(8, 0.0, 0.0))
     return call, lambda: last[0]
@@ -219,7 +268,7 @@ def _stock_call(name: str) -> tuple[Callable[[], None], Callable[[], str]]:
 
 
 def _best_us(call: Callable[[], None], repeat: int, number: int) -> float:
-    return min(timeit.repeat(call, repeat=repeat, number=number)) / number * 1e6
+    return min(timeit.repeat(call, repeat=repeat, number=number, timer=TIMER)) / number * 1e6
 
 
 def micro(repeat: int = 7, number: int = 5_000) -> list[dict[str, Any]]:
@@ -264,6 +313,8 @@ def breakdown(repeat: int = 7, number: int = 20_000) -> list[dict[str, Any]]:
     response = _response(request, reply)
     _drive(mw.process_request(request))
     assert proxy is not None
+    if not hasattr(mw, "_profile_for"):
+        return []  # another implementation: its private helpers are not these
     profile = mw._profile_for(request, proxy)
     profiles = list(mw.config.profiles.values())
     host = hostport(proxy).rpartition(":")[0]
@@ -333,9 +384,235 @@ def breakdown(repeat: int = 7, number: int = 20_000) -> list[dict[str, Any]]:
         except AttributeError:
             rows.append({"method": method, "step": step, "us": None})
             continue
-        best = min(timeit.repeat(fn, repeat=repeat, number=number)) / number * 1e6
+        best = min(timeit.repeat(fn, repeat=repeat, number=number, timer=TIMER)) / number * 1e6
         rows.append({"method": method, "step": step, "us": best})
     return rows
+
+
+# ---------------------------------------------------------------------- scale
+
+#: Route counts and resting shares of the scale benchmark (the issue's).
+SCALE_ROUTES = (1, 100, 10_000, 100_000)
+SCALE_RESTING = (0.0, 0.9)
+#: Each figure must stay within this factor of the 1-route figure.
+SCALE_TARGET_RATIO = 2.0
+#: Long enough that no route rested by the set-up recovers during the run.
+_SCALE_COOLDOWN = 3600.0
+_SCALE_OK = (200, Headers({"Content-Type": "text/html", "Server": "nginx"}), _PAGE)
+_SCALE_FAIL = _reply("helodata", "upstream-timeout")
+
+
+def _pool(routes: int) -> list[str]:
+    """*routes* proxy URLs, one route each (distinct hosts: 10.x.y.z)."""
+    return [
+        f"http://user:key@10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}:8000"
+        for i in range(1, routes + 1)
+    ]
+
+
+def _scale_middleware(
+    routes: int, resting: float, budget: float
+) -> tuple[Any, int, float]:
+    """A middleware over a pool of *routes* proxies, *resting* of them resting.
+
+    Only public methods: each route to rest gets one request through it
+    (``meta["proxy"]`` set, as a user would) answered by helodata's 522
+    ``upstream-timeout``, the documented "rotate to another IP" error; the
+    cooldown is an hour, so the rest holds through the measurement.
+    Routes rested: every one whose index is not a multiple of 10 (for 90%),
+    so healthy routes are spread over the pool, not bunched at its end.
+    The set-up stops after *budget* seconds: returns the routes actually
+    rested and the time taken (a slow set-up is itself a per-failure cost).
+    """
+    crawler = _crawler(
+        {
+            "PROXYERRORS_PROXIES": _pool(routes),
+            "PROXYERRORS_PROVIDER": "helodata",
+            "PROXYERRORS_ROUTE_COOLDOWN": _SCALE_COOLDOWN,
+        }
+    )
+    # The URL's download slot exists, as in a running crawl: a pause queues
+    # behind it instead of suspending process_request.
+    crawler.engine.downloader.slots["shop.example"] = Slot(8, 0.0, 0.0)
+    start = time.perf_counter()
+    mw = build_from_crawler(ProxyErrorsMiddleware, crawler)
+    target = int(routes * resting)
+    rested = 0
+    fail = _response(Request(_URL), _SCALE_FAIL)
+    for index, proxy in enumerate(_pool(routes)):
+        if rested >= target or time.perf_counter() - start > budget:
+            break
+        if resting < 1 and index % 10 == 0:
+            continue
+        request = Request(_URL, meta={"proxy": proxy})
+        with contextlib.suppress(_Suspended):
+            _drive_or_count(mw.process_request(request))
+        out = mw.process_response(request, fail.replace(request=request))
+        if not isinstance(out, Request):
+            raise AssertionError(f"a 522 on {index} gave {type(out).__name__}, not a retry")
+        rested += 1
+    return mw, rested, time.perf_counter() - start
+
+
+def _warm_up(mw: Any, routes: int, budget: float) -> tuple[int, float]:
+    """One 200 through every route of the pool (as many requests as routes,
+    the pool assigning them), untimed, so that the figures are the steady
+    state of a long crawl, where each route has been seen before, not the
+    first contact with each route. Cut after *budget* seconds; returns the
+    requests sent and the seconds taken."""
+    template = _response(Request(_URL), _SCALE_OK)
+    start = time.perf_counter()
+    sent = 0
+    while sent < routes and time.perf_counter() - start <= budget:
+        sent += 1
+        request = Request(_URL)
+        try:
+            _drive_or_count(mw.process_request(request))
+        except _Suspended:
+            continue
+        mw.process_response(request, template.replace(request=request))
+    return sent, time.perf_counter() - start
+
+
+def _time_batches(
+    mw: Any, kind: str, calls: int, repeat: int, budget: float
+) -> dict[str, Any]:
+    """Microseconds per fresh request: process_request (the pool assigns a
+    proxy) + process_response (a 200 page for ``response``, helodata's 522
+    for ``failure``). Fresh ``Request`` objects are built outside the timed
+    loop; best of *repeat* batches of up to *calls*, each batch cut short
+    after *budget* seconds (at least 3 calls), so that a cost that grows
+    with the pool cannot stall the run."""
+    reply = _SCALE_OK if kind == "response" else _SCALE_FAIL
+    want = Response if kind == "response" else Request
+    template = _response(Request(_URL), reply)
+    process_request, process_response = mw.process_request, mw.process_response
+    best = math.inf
+    wrong = suspended = done_total = 0
+    for rep in range(repeat + 1):  # the first batch warms up
+        batch = [Request(_URL) for _ in range(calls)]
+        responses = [template.replace(request=r) for r in batch]
+        done = 0
+        start = TIMER()
+        for request, response in zip(batch, responses, strict=True):
+            try:
+                _drive_or_count(process_request(request))
+            except _Suspended:
+                suspended += 1
+            else:
+                out = process_response(request, response)
+                wrong += not isinstance(out, want)
+            done += 1
+            if done >= 3 and TIMER() - start > budget:
+                break
+        elapsed = TIMER() - start
+        done_total += done
+        if rep:
+            best = min(best, elapsed / done)
+    return {"us": best * 1e6, "calls": done_total, "wrong_outcome": wrong,
+            "suspended": suspended}
+
+
+def scale(
+    routes: tuple[int, ...] = SCALE_ROUTES,
+    resting: tuple[float, ...] = SCALE_RESTING,
+    calls: int = 1_000,
+    repeat: int = 3,
+    budget: float = 1.0,
+    setup_budget: float = 30.0,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Per-response and per-failure cost for each pool size and resting share,
+    each next to the 1-route figure of its kind (the target's baseline).
+
+    Successes first, then failures, on one middleware per (size, share):
+    each failure rests the route it went through, so the failures are
+    measured last and few (a fifth of *calls* per batch); the resting count
+    before and after is reported.
+    """
+    rows = []
+    for count in routes:
+        for share in resting:
+            if count == 1 and share:
+                continue  # 90% of one route is none: the 0% row is the figure
+            mw, rested, setup = _scale_middleware(count, share, setup_budget)
+            warmed, warm_s = _warm_up(mw, count, setup_budget)
+            wanted = int(count * share)
+            for kind in ("response", "failure"):
+                n = calls if kind == "response" else max(10, calls // 5)
+                row = {
+                    "routes": count,
+                    "resting_share": share,
+                    "resting_wanted": wanted,
+                    "resting_at_start": rested,
+                    "kind": kind,
+                    "setup_s": setup,
+                    "warm_up_requests": warmed,
+                    "warm_up_s": warm_s,
+                    # The baseline every other row is divided by: twice the
+                    # batches, so that one noisy batch cannot make it small.
+                    **_time_batches(
+                        mw, kind, n, 2 * repeat if count == min(routes) else repeat, budget
+                    ),
+                }
+                if kind == "failure":
+                    rested = min(count, rested + row["calls"])
+                row["resting_at_end"] = rested
+                rows.append(row)
+                log(
+                    f"  scale: {count:>7,} routes, {share:.0%} resting "
+                    f"({row['resting_at_start']:,} of {wanted:,} rested in {setup:.1f} s), "
+                    f"{kind:<8} {row['us']:10.1f} us"
+                )
+    base = {r["kind"]: r["us"] for r in rows if r["routes"] == min(routes)}
+    for row in rows:
+        row["ratio"] = row["us"] / base[row["kind"]]
+        row["met"] = (
+            row["ratio"] <= SCALE_TARGET_RATIO
+            and not row["wrong_outcome"]
+            and row["resting_at_start"] == row["resting_wanted"]
+        )
+    return {
+        "calls": calls,
+        "repeat": repeat,
+        "budget_s": budget,
+        "setup_budget_s": setup_budget,
+        "rows": rows,
+        "target_ratio": SCALE_TARGET_RATIO,
+        "met": all(r["met"] for r in rows),
+    }
+
+
+def render_scale(data: dict[str, Any]) -> str:
+    rows = [
+        [
+            f"{r['routes']:,}",
+            f"{r['resting_share']:.0%} ({r['resting_at_start']:,}"
+            + (f" of {r['resting_wanted']:,} wanted" if r["resting_at_start"] != r["resting_wanted"]
+               else "")
+            + (f" -> {r['resting_at_end']:,}" if r["resting_at_end"] != r["resting_at_start"]
+               else "")
+            + ")",
+            r["kind"],
+            r["us"],
+            f"{r['ratio']:.2f}x",
+            f"<= {data['target_ratio']:.0f}x: {'met' if r['met'] else 'MISSED'}",
+            r["wrong_outcome"] + r["suspended"],
+        ]
+        for r in data["rows"]
+    ]
+    return "\n".join(
+        [
+            f"Scale: us per fresh request (the pool assigns the proxy) through process_request"
+            f" + process_response, best of {data['repeat']} batches (up to {data['calls']:,} "
+            f"responses or a fifth as many failures, each batch cut at {data['budget_s']} s); "
+            "'failure' = helodata 522 upstream-timeout (rotate); after one request per "
+            "route (warm-up); set-up and warm-up cut at "
+            f"{data['setup_budget_s']:.0f} s",
+            table(["routes", "resting (routes)", "reply", "us", "vs 1 route", "target",
+                   "odd outcomes"], rows),
+        ]
+    )
 
 
 # ----------------------------------------------------------------- full crawl
@@ -443,9 +720,12 @@ def run(
     repeat: int = 7,
     number: int = 5_000,
     skip_crawl: bool = False,
+    skip_scale: bool = False,
+    scale_routes: tuple[int, ...] = SCALE_ROUTES,
+    scale_calls: int = 1_000,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Both parts; the figures are also written to results/overhead.json."""
+    """All three parts; the figures are also written to results/overhead.json."""
     # call_later() (slot pauses) needs an event loop; nothing ever runs it here.
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     _quiet_logging()
@@ -457,6 +737,7 @@ def run(
         "repeat": repeat,
         "micro": rows,
         "success_breakdown": breakdown(repeat),
+        "scale": None if skip_scale else scale(scale_routes, calls=scale_calls, log=log),
         "crawl": None if skip_crawl else crawl(reps, pages, log),
     }
     targets: dict[str, Any] = {
@@ -465,6 +746,10 @@ def run(
         "success_delta_us": success["delta_us"],
         "success_met": success["delta_us"] < SUCCESS_OVERHEAD_TARGET_US,
     }
+    if data["scale"] is not None:
+        targets["scale_ratio_max"] = SCALE_TARGET_RATIO
+        targets["scale_worst_ratio"] = max(r["ratio"] for r in data["scale"]["rows"])
+        targets["scale_met"] = data["scale"]["met"]
     if data["crawl"] is not None:
         targets["throughput_ratio_min"] = THROUGHPUT_TARGET_RATIO
         targets["throughput_ratio"] = data["crawl"]["throughput_ratio"]
@@ -501,15 +786,20 @@ def render(data: dict[str, Any]) -> str:
         f"({t['success_plugin_us']:.2f} us in all; target < {t['success_overhead_us_max']:.0f} us"
         f": {'met' if t['success_met'] else 'MISSED'})"
     )
-    out += [
-        "",
-        "Success path (meta proxy), step by step, microseconds (each step timed alone)",
-        table(
-            ["method", "step", "us"],
-            [[b["method"], b["step"], "n/a" if b["us"] is None else b["us"]]
-             for b in data["success_breakdown"]],
-        ),
-    ]
+    if data["success_breakdown"]:
+        out += [
+            "",
+            "Success path (meta proxy), step by step, microseconds (each step timed alone)",
+            table(
+                ["method", "step", "us"],
+                [[b["method"], b["step"], "n/a" if b["us"] is None else b["us"]]
+                 for b in data["success_breakdown"]],
+            ),
+        ]
+    else:
+        out += ["", "(no step-by-step breakdown: this middleware has other private helpers)"]
+    if data["scale"] is not None:
+        out += ["", render_scale(data["scale"])]
     c = data["crawl"]
     if c is not None:
         on, off = c["summary"]["enabled"], c["summary"]["disabled"]
@@ -542,8 +832,20 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7, help="microbenchmark repeats")
     parser.add_argument("--number", type=int, default=5_000, help="calls per repeat")
     parser.add_argument("--skip-crawl", action="store_true")
+    parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--scale-routes", type=int, nargs="*", default=list(SCALE_ROUTES),
+                        help="pool sizes of the scale benchmark")
+    parser.add_argument("--scale-calls", type=int, default=1_000,
+                        help="responses per scale batch (failures: a fifth)")
     args = parser.parse_args()
-    print(render(run(args.reps, args.pages, args.repeat, args.number, args.skip_crawl)))
+    print(
+        render(
+            run(
+                args.reps, args.pages, args.repeat, args.number, args.skip_crawl,
+                args.skip_scale, tuple(args.scale_routes), args.scale_calls,
+            )
+        )
+    )
 
 
 if __name__ == "__main__":
