@@ -651,8 +651,15 @@ class ProxyErrorsMiddleware(RetryMiddleware):
                 extra={"spider": self.crawler.spider},
             )
         if error.category is Category.RATE_LIMIT or decided.rate is not None:
+            # A site's limit (Scope.SITE) paces that site's key, never the
+            # account: pacing the account would slow every other site too.
+            paced = (
+                self.identity.site_key(account, request)
+                if decided.pause_on is PauseOn.SITE
+                else account
+            )
             rate = scheduler.learn_rate(
-                account,
+                paced,
                 decided.rate,
                 decided.wait,
                 now,
@@ -662,7 +669,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             if rate is not None:
                 logger.debug(
                     "Pacing %(key)s at %(rate).2f requests/s",
-                    {"key": account, "rate": rate},
+                    {"key": paced, "rate": rate},
                     extra={"spider": self.crawler.spider},
                 )
         if decided.lower_concurrency:

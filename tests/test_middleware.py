@@ -418,6 +418,33 @@ def test_a_site_scoped_limit_holds_back_only_that_site_through_that_account() ->
     assert mw.process_request(Request("http://other.example/", meta={"proxy": proxy})) is None
 
 
+def test_repeated_site_limits_pace_that_site_never_the_account() -> None:
+    """A Scope.SITE rate limit met again learns a rate for ``<account>|<host>``
+    only: pacing the account would slow every other site behind the API."""
+    profiles = {"nimbus": {
+        "title": "Nimbus", "kind": "proxy", "proxy_hosts": ["*.nimbus.example"],
+        "signature_headers": ["X-Nimbus-Error"], "code_headers": ["X-Nimbus-Error"],
+        "rules": [{"status": 429, "code": "SITE_LIMIT", "category": "rate_limit",
+                   "action": "slowdown", "scope": "site",
+                   "meaning": "Too many requests to this site.", "fix": "Slow down."}],
+    }}
+    mw, clock = _mw({"PROXYERRORS_PROVIDERS": profiles})
+    proxy = "http://cust:pw@gw.nimbus.example:7000"
+    for i in range(2):  # a second 429 after the first pause: a repeat
+        clock.now += 30
+        request = Request(f"http://shop.example/{i}", meta={"proxy": proxy})
+        assert mw.process_request(request) is None
+        mw.process_response(request, Response(
+            request.url, status=429, request=request,
+            headers={"X-Nimbus-Error": "SITE_LIMIT", "Retry-After": "20"}))
+    account = mw.identity.route(request, mw.config.profiles["nimbus"])[1]
+    assert mw.state.rate(f"{account}|shop.example") > 0
+    assert mw.state.rate(account) == 0.0
+    others = [mw.process_request(Request(f"http://other.example/{i}", meta={"proxy": proxy}))
+              for i in range(5)]
+    assert others == [None] * 5
+
+
 def test_a_probe_that_meets_another_error_lets_the_next_probe_go() -> None:
     mw, clock = _mw({"PROXYERRORS_BREAKER_THRESHOLD": 2, "PROXYERRORS_BREAKER_RECOVERY": 10})
     url = "https://api.chocodata.com/v1/product?api_key=K&id={}"

@@ -10,7 +10,8 @@ from urllib.parse import quote
 
 import pytest_twisted
 
-from scrapy_proxyerrors import ProviderErrorDropped
+from scrapy_proxyerrors import MemoryState, ProviderErrorDropped
+from scrapy_proxyerrors._stats import error_key
 from scrapy_proxyerrors.emulator import Emulator
 
 from .crawling import Outcome, make_crawler
@@ -85,3 +86,76 @@ def test_crawlbase_terminal_pc_status_in_a_200_is_dropped() -> Any:
     assert stats["proxyerrors/error/crawlbase/pc_status:404"] == len(gone)
     assert stats.get("proxyerrors/retry/count") is None
     assert stats["finish_reason"] == "finished"
+
+
+# --- Zyte API proxy mode: a limit of one target site --------------------------------
+
+
+class RecordingState(MemoryState):
+    """The default state, noting every key the crawl paused and paced."""
+
+    paused: list[str] = []
+    paced: list[str] = []
+
+    def pause(self, key: str, until: float) -> None:
+        self.paused.append(key)
+        super().pause(key, until)
+
+    def set_rate(self, key: str, rate: float, until: float) -> None:
+        self.paced.append(key)
+        super().set_rate(key, rate, until)
+
+
+@pytest_twisted.inlineCallbacks
+def test_zyte_api_over_domain_limit_holds_back_that_site_only() -> Any:
+    RecordingState.paused, RecordingState.paced = [], []
+    with Emulator("zyte_api", "site_limit", limit=2, window=1.0, sites=["slow.test"],
+                  password="zkey") as emu:
+        slow = [emu.target_url(f"/page/{i}", host="slow.test") for i in range(1, 7)]
+        fast = [emu.target_url(f"/page/{i}", host="fast.test") for i in range(1, 31)]
+        # Interleaved, so that the limited site's requests meet the limit while
+        # the other site's are still to be sent.
+        urls = [u for group in zip(slow, [fast[i::6] for i in range(6)], strict=True)
+                for u in (group[0], *group[1])]
+        crawler, outcome = yield _crawl(
+            {"CONCURRENT_REQUESTS": 4, "RETRY_TIMES": 2,
+             "PROXYERRORS_PROVIDER": "zyte_api",
+             "PROXYERRORS_STATE": RecordingState},
+            [(u, {"proxy": emu.proxy_url()}) for u in urls])
+        records = _provider_records(emu)
+        scenario = emu.counters["scenario"]
+    stats = crawler.stats.get_stats()
+    assert stats["finish_reason"] == "finished"
+    # Every URL of both sites was fetched, once.
+    assert sorted(r.url for r in outcome.responses) == sorted(urls)
+    assert outcome.failures == []
+    slow_records = [r for r in records if "slow.test" in r.url]
+    fast_records = [r for r in records if "fast.test" in r.url]
+    # The other site was never refused, and each of its URLs went once.
+    assert len(fast_records) == len(fast)
+    assert all(r.status == 200 for r in fast_records)
+    # The limited site was refused, but few times: after the first refusal its
+    # requests waited out the pause instead of hammering the limit.
+    refused = scenario["refused_by_site"]["slow.test"]
+    assert 1 <= refused <= 4
+    assert scenario["requests_by_site"]["slow.test"] == len(slow) + refused
+    assert scenario["refused"] == refused
+    assert [r.code for r in slow_records].count("/limits/over-domain-limit") == refused
+    assert stats[error_key("zyte_api", "/limits/over-domain-limit")] == refused
+    # The other site flowed during the limited site's pause: some of its
+    # requests arrived between the first refusal and the limited site's next
+    # admitted request.
+    first = min(r.seq for r in slow_records if r.status == 429)
+    resumed = min(r.seq for r in slow_records if r.status == 200 and r.seq > first)
+    assert [r for r in fast_records if first < r.seq < resumed]
+    # Only the site key "<account>|slow.test" was paused or paced: never the
+    # API account (every site) and never the other site.
+    assert RecordingState.paused, "the limit must have paused something"
+    assert all(key.endswith("|slow.test") for key in RecordingState.paused), \
+        RecordingState.paused
+    assert all(key.endswith("|slow.test") for key in RecordingState.paced), \
+        RecordingState.paced
+    assert stats["proxyerrors/route/pauses"] == len(RecordingState.paused)
+    assert not [k for k in stats if k.startswith("proxyerrors/pacing/")
+                and not k.endswith("|slow.test/rate")]
+    assert stats.get("proxyerrors/retry/count") is None  # the throttle budget
