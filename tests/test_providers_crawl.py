@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 import pytest_twisted
 
 from scrapy_proxyerrors import MemoryState, ProviderErrorDropped
@@ -159,3 +160,78 @@ def test_zyte_api_over_domain_limit_holds_back_that_site_only() -> Any:
     assert not [k for k in stats if k.startswith("proxyerrors/pacing/")
                 and not k.endswith("|slow.test/rate")]
     assert stats.get("proxyerrors/retry/count") is None  # the throttle budget
+
+
+# --- Bright Data: a zone error in Proxy-Status only ----------------------------------
+
+
+class SentAfterStop:
+    """A downloader middleware just before the download handler: notes every
+    request handed to the downloader once the plugin has stopped the crawl
+    (its stop stat is set when it decides to stop), in the crawl's own order
+    of events, whatever the machine's load."""
+
+    seen: list[str] = []
+    sent: list[str] = []
+
+    def __init__(self, crawler: Any) -> None:
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SentAfterStop:
+        return cls(crawler)
+
+    def process_request(self, request: Any) -> None:
+        self.seen.append(request.url)
+        if self.stats.get_value("proxyerrors/stop/reason") is not None:
+            self.sent.append(request.url)
+
+
+@pytest.mark.parametrize("https", [False, True], ids=["plain", "connect"])
+@pytest_twisted.inlineCallbacks
+def test_brightdata_zone_error_in_proxy_status_only_stops_the_crawl(https: bool) -> Any:
+    SentAfterStop.seen, SentAfterStop.sent = [], []
+    concurrency = 4
+    # CONNECT tunnels are kept alive and reused: only the first few requests
+    # open one, so the zone breaks after 2 of them.
+    served_before = 2 if https else 8
+    with Emulator("brightdata", "revoked", after=served_before, code="client_10060",
+                  proxy_status_only=True, user="brd-customer-c1-zone-z1") as emu:
+        # The refusal names its code in Proxy-Status only, no x-brd-* header.
+        sample = emu.error_reply("client_10060")
+        assert not [n for n, _ in sample.header_items() if n.lower().startswith("x-brd")]
+        assert 'details="client-10060: ' in (sample.header("Proxy-Status") or "")
+        proxy = emu.proxy_url(user="brd-customer-c1-zone-z1")
+        urls = [emu.target_url(f"/page/{i}", https=https) for i in range(1, 41)]
+        crawler, outcome = yield _crawl(
+            {"CONCURRENT_REQUESTS": concurrency, "PROXYERRORS_PROVIDER": "brightdata",
+             "DOWNLOADER_MIDDLEWARES": {SentAfterStop: 990}},
+            [(u, {"proxy": proxy}) for u in urls])
+        records = sorted(emu.requests, key=lambda r: r.seq)
+        scenario = emu.counters["scenario"]
+    stats = crawler.stats.get_stats()
+    # client_10060 (zone setup) read from Proxy-Status alone: a stop.
+    assert stats["finish_reason"] == "proxyerrors_validation"
+    assert stats["proxyerrors/stop/reason"] == "proxyerrors_validation"
+    assert stats["proxyerrors/stop/error"] == "brightdata/client_10060"
+    refused = [r for r in records if r.code == "client_10060"]
+    assert refused and scenario["refused"] == len(refused)
+    assert [r.kind for r in refused] == ["connect" if https else "plain"] * len(refused)
+    assert stats[error_key("brightdata", "client_10060")] == len(refused)
+    # Nothing was handed to the downloader after the stop...
+    assert len(SentAfterStop.seen) >= served_before + 1  # it watched the crawl
+    assert SentAfterStop.sent == []
+    # ...so only what was in flight around the first refusal reached the
+    # emulator after it (through the proxy or, over CONNECT, inside a tunnel
+    # already open): a few slots' worth, not the 30-odd URLs left.
+    wire = {"connect", "target"} if https else {"plain"}
+    after = [r for r in records if r.kind in wire and r.seq > refused[0].seq]
+    assert len(after) <= 2 * concurrency, after
+    assert stats["proxyerrors/stop/requeued"] >= 1
+    # What was fetched came before the stop, and no URL was fetched twice.
+    assert len(outcome.ok_urls) == len(set(outcome.ok_urls)) < len(urls)
+    if not https:
+        assert len(outcome.ok_urls) == served_before
+    # No refusal was retried as if it were transient.
+    assert stats.get("proxyerrors/retry/count") is None
+    assert stats.get("retry/count") is None
