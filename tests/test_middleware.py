@@ -392,17 +392,20 @@ def test_key_values_in_urls_stay_with_the_crawl() -> None:
     assert key not in _redact.Redactor.for_crawler(mw.crawler).secrets
 
 
+# A user profile whose 429 is a per-site limit (Scope.SITE).
+_SITE_LIMITED = {"nimbus": {
+    "title": "Nimbus", "kind": "proxy", "proxy_hosts": ["*.nimbus.example"],
+    "signature_headers": ["X-Nimbus-Error"], "code_headers": ["X-Nimbus-Error"],
+    "rules": [{"status": 429, "code": "SITE_LIMIT", "category": "rate_limit",
+               "action": "slowdown", "scope": "site",
+               "meaning": "Too many requests to this site.", "fix": "Slow down."}],
+}}
+
+
 def test_a_site_scoped_limit_holds_back_only_that_site_through_that_account() -> None:
     """Scope.SITE: "this target site through this account" pauses the key
     ``<account>|<host>``; other sites of the account keep flowing."""
-    profiles = {"nimbus": {
-        "title": "Nimbus", "kind": "proxy", "proxy_hosts": ["*.nimbus.example"],
-        "signature_headers": ["X-Nimbus-Error"], "code_headers": ["X-Nimbus-Error"],
-        "rules": [{"status": 429, "code": "SITE_LIMIT", "category": "rate_limit",
-                   "action": "slowdown", "scope": "site",
-                   "meaning": "Too many requests to this site.", "fix": "Slow down."}],
-    }}
-    mw, clock = _mw({"PROXYERRORS_PROVIDERS": profiles})
+    mw, clock = _mw({"PROXYERRORS_PROVIDERS": _SITE_LIMITED})
     proxy = "http://cust:pw@gw.nimbus.example:7000"
     first = Request("http://shop.example/1", meta={"proxy": proxy})
     assert mw.process_request(first) is None
@@ -421,14 +424,7 @@ def test_a_site_scoped_limit_holds_back_only_that_site_through_that_account() ->
 def test_repeated_site_limits_pace_that_site_never_the_account() -> None:
     """A Scope.SITE rate limit met again learns a rate for ``<account>|<host>``
     only: pacing the account would slow every other site behind the API."""
-    profiles = {"nimbus": {
-        "title": "Nimbus", "kind": "proxy", "proxy_hosts": ["*.nimbus.example"],
-        "signature_headers": ["X-Nimbus-Error"], "code_headers": ["X-Nimbus-Error"],
-        "rules": [{"status": 429, "code": "SITE_LIMIT", "category": "rate_limit",
-                   "action": "slowdown", "scope": "site",
-                   "meaning": "Too many requests to this site.", "fix": "Slow down."}],
-    }}
-    mw, clock = _mw({"PROXYERRORS_PROVIDERS": profiles})
+    mw, clock = _mw({"PROXYERRORS_PROVIDERS": _SITE_LIMITED})
     proxy = "http://cust:pw@gw.nimbus.example:7000"
     for i in range(2):  # a second 429 after the first pause: a repeat
         clock.now += 30
