@@ -53,6 +53,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ._config import DEFAULTS
 from ._redact import redact_text
+from ._state import gcra_take
 from ._stats import stat_key
 from .exceptions import BadSettingError
 
@@ -165,7 +166,7 @@ def _url_password(url: str) -> str | None:
 
 
 def read_settings(settings: BaseSettings) -> tuple[str, dict[str, Any], str, float]:
-    """The four ``PROXYERRORS_REDIS_*`` settings, validated.
+    """The four Redis settings (``PROXYERRORS_REDIS_URL``, ``_PARAMS``, ``_NAMESPACE``, ``_TIMEOUT``), validated.
 
     Returns ``(url, params, namespace, timeout)``; raises
     :class:`~scrapy_proxyerrors.BadSettingError` naming the bad setting, with
@@ -594,11 +595,8 @@ class RedisState:
     def _take_local(self, key: str, now: float, interval: float) -> float:
         """Pacing with Redis away: this process's own bucket."""
         with self._lock:
-            tat = max(self._local_tat.get(key, 0.0), now)
-            if tat - now > 1e-9:
-                return tat - now
-            self._local_tat[key] = tat + interval
-            return 0.0
+            wait, self._local_tat[key] = gcra_take(self._local_tat.get(key, 0.0), now, interval)
+            return wait
 
     def _bound(self, table: dict[str, Any]) -> None:
         """Keep *table* (streaks, learned facts) to max_entries: oldest go first."""

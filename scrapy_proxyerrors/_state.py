@@ -73,6 +73,19 @@ class RouteState(Protocol):
         """Release what the state holds (connections...)."""
 
 
+def gcra_take(tat: float, now: float, interval: float) -> tuple[float, float]:
+    """One GCRA step: ``(wait, new theoretical arrival time)``; ``wait`` 0 takes a token.
+
+    A tolerance of half an interval: a request released a little early
+    (timers are not exact) still conforms; the long-run rate stays at most
+    ``1 / interval``.
+    """
+    early = tat - now - interval / 2
+    if early > 0:
+        return early, tat
+    return 0.0, max(tat, now) + interval
+
+
 class _Expiring:
     """``key -> until`` with an expiry heap: pruning pops only expired entries.
 
@@ -204,16 +217,8 @@ class MemoryState:
         entry = self._live(key, now)
         if entry is None:
             return 0.0
-        # GCRA with a tolerance of half an interval: a request released a
-        # little early (timers are not exact) still conforms; the long-run
-        # rate stays at most *rate*.
-        interval = 1.0 / entry[0]
-        tat = entry[2]
-        early = tat - now - interval / 2
-        if early > 0:
-            return early
-        entry[2] = max(tat, now) + interval
-        return 0.0
+        wait, entry[2] = gcra_take(entry[2], now, 1.0 / entry[0])
+        return wait
 
     # the stop -------------------------------------------------------------
     def stop(self, reason: str, origin: str) -> None:

@@ -1,14 +1,14 @@
-"""pytest plugin: the ``proxyerrors_redis`` fixture, a real ``redis-server``.
+"""pytest plugin: the ``redis_state_server`` fixture, a real ``redis-server``.
 
 Registered through the ``pytest11`` entry point. The fixture starts Debian's
 (or any) ``redis-server`` on a Unix socket in the test's temporary directory
 (no TCP port, no clash between parallel runs, nothing saved to disk) and stops
 it by its PID at the end of the test::
 
-    def test_shared_state(proxyerrors_redis):
+    def test_shared_state(redis_state_server):
         settings = {
             "PROXYERRORS_STATE": "scrapy_proxyerrors.RedisState",
-            "PROXYERRORS_REDIS_URL": proxyerrors_redis.url,
+            "PROXYERRORS_REDIS_URL": redis_state_server.url,
         }
         ...
 
@@ -148,7 +148,7 @@ def require_redis_package() -> Any:
 
 
 @pytest.fixture
-def proxyerrors_redis() -> Iterator[RedisServer]:
+def redis_state_server() -> Iterator[RedisServer]:
     """A started ``redis-server`` on a Unix socket, killed at the end of the test."""
     require_redis_package()
     # A short directory: a Unix socket's path is limited to about 100 bytes.

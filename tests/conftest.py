@@ -5,10 +5,6 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-# The proxyerrors_redis fixture (also a pytest11 plugin once the package is
-# reinstalled; a conftest fixture of the same name simply takes precedence).
-from scrapy_proxyerrors.testing import proxyerrors_redis  # noqa: F401
-
 _PROXY_ENV = (
     "http_proxy",
     "https_proxy",

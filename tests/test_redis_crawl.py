@@ -118,11 +118,11 @@ class Trigger:
     pytest.param(True, False, id="redis-provider-learned", marks=NEEDS_LEARN_EVENT),
 ])
 def test_retry_after_in_one_process_holds_every_process(
-        shared: bool, named: bool, proxyerrors_redis: RedisServer) -> None:
+        shared: bool, named: bool, redis_state_server: RedisServer) -> None:
     with Emulator("soax", "ok", delay=0.05) as emu:
         trigger = Trigger(emu, lambda: emu.error_reply("RATE_LIMIT_EXCEEDED", retry_after=3))
         emu.set_responder(trigger)
-        settings = {**_state_settings(shared, proxyerrors_redis), "CONCURRENT_REQUESTS": 2}
+        settings = {**_state_settings(shared, redis_state_server), "CONCURRENT_REQUESTS": 2}
         if named:
             # The middleware before the scheduler (issue 11) keys an account
             # by what each process has learned itself.
@@ -143,11 +143,11 @@ def test_retry_after_in_one_process_holds_every_process(
 
 @pytest.mark.parametrize("shared", MODES)
 def test_auth_failed_in_one_process_stops_all_four(
-        shared: bool, proxyerrors_redis: RedisServer) -> None:
+        shared: bool, redis_state_server: RedisServer) -> None:
     with Emulator("soax", "ok", delay=0.05) as emu:
         trigger = Trigger(emu, lambda: emu.error_reply("AUTH_FAILED"), repeat=True)
         emu.set_responder(trigger)
-        settings = {**_state_settings(shared, proxyerrors_redis), "CONCURRENT_REQUESTS": 2}
+        settings = {**_state_settings(shared, redis_state_server), "CONCURRENT_REQUESTS": 2}
         procs = [start_worker(w, urls_for(emu, w, 400), emu.proxy_url(
             user=f"package-1-sessionid-w{w}"), settings) for w in range(WORKERS)]
         results = [finish(p) for p in procs]
@@ -164,11 +164,11 @@ def test_auth_failed_in_one_process_stops_all_four(
 
 @pytest.mark.parametrize("shared", MODES)
 def test_a_dead_isp_ip_found_by_one_process_is_avoided_by_the_others(
-        shared: bool, proxyerrors_redis: RedisServer) -> None:
+        shared: bool, redis_state_server: RedisServer) -> None:
     with Emulator("helodata", "isp", ips=3, bad_ips=[1]) as emu:
         proxies = emu.proxy_urls()
         bad = f"127.0.0.1:{emu.ports['proxy'][1]}"
-        settings = {**_state_settings(shared, proxyerrors_redis),
+        settings = {**_state_settings(shared, redis_state_server),
                     "PROXYERRORS_PROXIES": proxies, "PROXYERRORS_ROUTE_COOLDOWN": 120,
                     "CONCURRENT_REQUESTS": 2}
         first = finish(start_worker(0, urls_for(emu, 0, 30), None, settings))
@@ -185,14 +185,14 @@ def test_a_dead_isp_ip_found_by_one_process_is_avoided_by_the_others(
 
 @pytest.mark.parametrize("shared", MODES)
 def test_a_shared_limit_at_95_percent_provokes_at_most_1_percent_429s(
-        shared: bool, proxyerrors_redis: RedisServer) -> None:
+        shared: bool, redis_state_server: RedisServer) -> None:
     limit = 20
     with Emulator("soax", "ratelimit", limit=limit, window=1.0) as emu:
         user = "package-1"
         account = f"soax#{fingerprint(account_user(user, 'sessionid'))}"
         state = ("tests.redis_worker.SeededRedisState" if shared
                  else "tests.redis_worker.SeededMemoryState")
-        settings = {**_state_settings(shared, proxyerrors_redis, state),
+        settings = {**_state_settings(shared, redis_state_server, state),
                     "TEST_SEED_RATE": [account, 0.95 * limit], "CONCURRENT_REQUESTS": 8,
                     # The limit is configured for a known account: the provider
                     # is named, so the first requests already use that account.
@@ -228,21 +228,21 @@ def test_redis_unreachable_the_crawl_runs_on_local_state(tmp_path: Path) -> None
 
 
 def test_redis_killed_mid_crawl_nothing_lost_one_warning_then_resync(
-        proxyerrors_redis: RedisServer) -> None:
+        redis_state_server: RedisServer) -> None:
     with Emulator("soax", "flaky", rate=0.2, seed=7, delay=0.02) as emu:
-        settings = {**_state_settings(True, proxyerrors_redis), "CONCURRENT_REQUESTS": 2,
+        settings = {**_state_settings(True, redis_state_server), "CONCURRENT_REQUESTS": 2,
                     "RETRY_TIMES": 10, "PROXYERRORS_REDIS_TIMEOUT": 0.5}
         proc = start_worker(0, urls_for(emu, 0, 200), emu.proxy_url(
             user="package-1-sessionid-a"), settings)
         emu.wait_for(lambda records: len(records) > 60, timeout=60)
-        proxyerrors_redis.stop()
+        redis_state_server.stop()
         seen = len(emu.requests)
         emu.wait_for(lambda records: len(records) > seen + 60, timeout=60)
-        proxyerrors_redis.start()  # back, empty
+        redis_state_server.start()  # back, empty
         result = finish(proc)
     assert result["ok"] == 200
     assert result["finish_reason"] == "finished"
     assert len(_redis_warnings(result["log"])) == 1
     assert result["stats"]["proxyerrors/redis/errors"] > 0
     # Reconnected: the failures after the restart reached the new, empty Redis.
-    assert proxyerrors_redis.keys("crawltest")
+    assert redis_state_server.keys("crawltest")

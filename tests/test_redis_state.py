@@ -69,12 +69,12 @@ class ShortState(RedisState):
 
 
 @pytest.fixture
-def states(proxyerrors_redis: RedisServer) -> Iterator[Callable[..., RedisState]]:
+def states(redis_state_server: RedisServer) -> Iterator[Callable[..., RedisState]]:
     made: list[RedisState] = []
 
     def make(cls: type[RedisState] = ShortState, url: str | None = None, **kwargs: Any
              ) -> RedisState:
-        state = cls(url or proxyerrors_redis.url, namespace=NS, timeout=1.0, **kwargs)
+        state = cls(url or redis_state_server.url, namespace=NS, timeout=1.0, **kwargs)
         made.append(state)
         return state
 
@@ -185,8 +185,8 @@ def test_unknown_client_parameter_stops_the_crawl_naming_the_setting() -> None:
     assert SECRET not in str(info.value)
 
 
-def test_from_crawler_builds_a_route_state(proxyerrors_redis: RedisServer) -> None:
-    crawler = get_crawler(settings_dict={"PROXYERRORS_REDIS_URL": proxyerrors_redis.url,
+def test_from_crawler_builds_a_route_state(redis_state_server: RedisServer) -> None:
+    crawler = get_crawler(settings_dict={"PROXYERRORS_REDIS_URL": redis_state_server.url,
                                          "BOT_NAME": NS})
     state = RedisState.from_crawler(crawler)
     try:
@@ -201,8 +201,8 @@ def test_from_crawler_builds_a_route_state(proxyerrors_redis: RedisServer) -> No
 
 
 def test_a_pause_by_one_process_is_seen_by_the_other(
-        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
-    a, b, events = pair(states, proxyerrors_redis, RedisState)
+        states: Callable[..., RedisState], redis_state_server: RedisServer) -> None:
+    a, b, events = pair(states, redis_state_server, RedisState)
     until = time.time() + 30
     a.pause("soax#f1a2", until)
     wait_for(lambda: b.paused_until("soax#f1a2") > 0)
@@ -222,8 +222,8 @@ def test_a_pause_by_one_process_is_seen_by_the_other(
 
 
 def test_failure_streaks_cooldowns_and_learned_facts_are_shared(
-        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
-    a, b, events = pair(states, proxyerrors_redis, RedisState)
+        states: Callable[..., RedisState], redis_state_server: RedisServer) -> None:
+    a, b, events = pair(states, redis_state_server, RedisState)
     now = time.time()
     first = a.record_failure("isp:1.2.3.4", now, 10.0)
     assert first == pytest.approx(now + 10)
@@ -259,8 +259,8 @@ def test_a_process_starting_later_resyncs_what_others_wrote(
 
 
 def test_pacing_is_one_token_bucket_for_all_processes(
-        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
-    a, b, _ = pair(states, proxyerrors_redis)
+        states: Callable[..., RedisState], redis_state_server: RedisServer) -> None:
+    a, b, _ = pair(states, redis_state_server)
     rate = 20.0
     a.set_rate("acct", rate, time.time() + 60)
     wait_for(lambda: b.rate("acct") == rate)
@@ -283,8 +283,8 @@ def test_pacing_is_one_token_bucket_for_all_processes(
 
 
 def test_a_stop_reaches_every_process(
-        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
-    a, b, events = pair(states, proxyerrors_redis)
+        states: Callable[..., RedisState], redis_state_server: RedisServer) -> None:
+    a, b, events = pair(states, redis_state_server)
     a.stop("proxyerrors_auth", "soax/AUTH_FAILED@host-1")
     assert a.stopped() == ("proxyerrors_auth", "soax/AUTH_FAILED@host-1")
     wait_for(lambda: b.stopped() is not None)
@@ -297,8 +297,8 @@ def test_a_stop_reaches_every_process(
 
 
 def test_a_stop_from_an_earlier_run_does_not_block_a_new_run(
-        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
-    client = proxyerrors_redis.client()
+        states: Callable[..., RedisState], redis_state_server: RedisServer) -> None:
+    client = redis_state_server.client()
     seconds, _ = client.time()
     client.set(f"proxyerrors:{{{NS}}}:stop",
                json.dumps(["proxyerrors_auth", "soax/AUTH_FAILED@old", seconds - 600]), ex=3600)
@@ -311,7 +311,7 @@ def test_a_stop_from_an_earlier_run_does_not_block_a_new_run(
 
 
 def test_after_the_longest_ttl_only_a_live_stop_remains(
-        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
+        states: Callable[..., RedisState], redis_state_server: RedisServer) -> None:
     a, b = states(), states()
     connected(a, b)
     now = time.time()
@@ -326,26 +326,26 @@ def test_after_the_longest_ttl_only_a_live_stop_remains(
     b.stop("proxyerrors_auth", "soax/AUTH_FAILED@b")
     for state in (a, b):
         wait_for(lambda s=state: not s._queue)
-    keys = proxyerrors_redis.keys(NS)
+    keys = redis_state_server.keys(NS)
     assert {k.rsplit(":", 1)[1] for k in keys} >= {
         "pause", "cooling", "streak", "learned", "rate", "tat", "stop"}
     assert all(ttl > 0 for ttl in keys.values()), keys
     a.close()
     b.close()
     longest = ShortState.MAX_TTL + ShortState.STREAK_TTL + ShortState.TTL_GRACE + 1
-    wait_for(lambda: set(proxyerrors_redis.keys(NS)) == {f"proxyerrors:{{{NS}}}:stop"},
+    wait_for(lambda: set(redis_state_server.keys(NS)) == {f"proxyerrors:{{{NS}}}:stop"},
              timeout=longest + 5)
-    assert 0 < proxyerrors_redis.keys(NS)[f"proxyerrors:{{{NS}}}:stop"] <= ShortState.STOP_TTL
+    assert 0 < redis_state_server.keys(NS)[f"proxyerrors:{{{NS}}}:stop"] <= ShortState.STOP_TTL
 
 
 def test_success_path_makes_no_redis_call(
-        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
+        states: Callable[..., RedisState], redis_state_server: RedisServer) -> None:
     a = states()
     connected(a)
-    subscribed(proxyerrors_redis, 1)
+    subscribed(redis_state_server, 1)
     wait_for(lambda: not a._resync_wanted.is_set() and not a._queue)
     time.sleep(0.2)  # let the connect-time resyncs finish
-    before = proxyerrors_redis.command_count()
+    before = redis_state_server.command_count()
     now = time.time()
     for i in range(10_000):
         route = f"route-{i % 50}"
@@ -354,7 +354,7 @@ def test_success_path_makes_no_redis_call(
         assert a.take("acct", now) == 0.0  # not paced
         a.record_success(route)
         assert a.learned("1.2.3.4:80") is None
-    assert proxyerrors_redis.command_count() == before
+    assert redis_state_server.command_count() == before
 
 
 # -------------------------------------------------------------- failures
@@ -387,15 +387,15 @@ def test_redis_unreachable_at_start_the_state_works_locally(
 
 
 def test_redis_killed_mid_crawl_one_warning_then_reconnect_and_resync(
-        states: Callable[..., RedisState], proxyerrors_redis: RedisServer,
+        states: Callable[..., RedisState], redis_state_server: RedisServer,
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="scrapy_proxyerrors._redis")
     collector = stats()
-    a, b, _ = pair(states, proxyerrors_redis, stats=collector)
+    a, b, _ = pair(states, redis_state_server, stats=collector)
     a.pause("before", time.time() + 60)
     wait_for(lambda: b.paused_until("before") > 0)
 
-    proxyerrors_redis.stop()  # killed: no persistence, it comes back empty
+    redis_state_server.stop()  # killed: no persistence, it comes back empty
     until = time.time() + 60
     a.pause("during", until)  # never raises; kept locally and queued
     b.record_failure("route-b", time.time(), 30.0)
@@ -403,9 +403,9 @@ def test_redis_killed_mid_crawl_one_warning_then_reconnect_and_resync(
     wait_for(lambda: a.errors > 0 and b.errors > 0)
     assert not a.connected or a._queue
 
-    proxyerrors_redis.start()
+    redis_state_server.start()
     wait_for(lambda: a.connected and b.connected, timeout=15)
-    subscribed(proxyerrors_redis, 2)
+    subscribed(redis_state_server, 2)
     # The queued writes went out after the reconnect, and each side resynced.
     wait_for(lambda: b.paused_until("during") > 0, timeout=15)
     wait_for(lambda: a.cooling_until("route-b") > 0, timeout=15)
@@ -418,17 +418,17 @@ def test_redis_killed_mid_crawl_one_warning_then_reconnect_and_resync(
 
 
 def test_an_acl_user_limited_to_the_namespace_is_enough(
-        states: Callable[..., RedisState], proxyerrors_redis: RedisServer,
+        states: Callable[..., RedisState], redis_state_server: RedisServer,
         caplog: pytest.LogCaptureFixture) -> None:
     # The exact line docs/scale-out.md gives.
     doc = (Path(__file__).parent.parent / "docs" / "scale-out.md").read_text()
     (line,) = [ln for ln in doc.splitlines() if ln.startswith("ACL SETUSER crawler")]
     acl = line.replace("shop-crawl", NS).replace("PASSWORD", SECRET)
-    proxyerrors_redis.client().execute_command(*acl.split())
-    url = f"unix://crawler:{SECRET}@{proxyerrors_redis.socket}"
+    redis_state_server.client().execute_command(*acl.split())
+    url = f"unix://crawler:{SECRET}@{redis_state_server.socket}"
     a, b = states(url=url), states(url=url)
     connected(a, b)
-    subscribed(proxyerrors_redis, 2)
+    subscribed(redis_state_server, 2)
     now = time.time()
     a.pause("acct", now + 60)
     a.record_failure("r", now, 10.0)
@@ -445,23 +445,23 @@ def test_an_acl_user_limited_to_the_namespace_is_enough(
     assert b.paused_until("acct") > 0 and b.learned("1.1.1.1:80") == "soax"
     assert a.errors == b.errors == 0
     # Another namespace is out of reach for that user.
-    client = redis.Redis(unix_socket_path=proxyerrors_redis.socket, username="crawler",
+    client = redis.Redis(unix_socket_path=redis_state_server.socket, username="crawler",
                          password=SECRET)
     with pytest.raises(redis.exceptions.NoPermissionError):
         client.get("proxyerrors:{other}:stop")
     # A wrong password: one warning, without the password.
-    wrong = states(url=f"unix://crawler:wrong-{SECRET}@{proxyerrors_redis.socket}")
+    wrong = states(url=f"unix://crawler:wrong-{SECRET}@{redis_state_server.socket}")
     wait_for(lambda: wrong.errors > 0)
     assert SECRET not in caplog.text
 
 
 def test_a_refused_lease_paces_locally_instead_of_stalling(
-        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
+        states: Callable[..., RedisState], redis_state_server: RedisServer) -> None:
     # A user that may not run scripts: every lease is refused.
-    proxyerrors_redis.client().execute_command(
+    redis_state_server.client().execute_command(
         "ACL", "SETUSER", "noscripts", "on", f">{SECRET}", f"~proxyerrors:{{{NS}}}:*",
         "&*", "+@all", "-@scripting")
-    state = states(url=f"unix://noscripts:{SECRET}@{proxyerrors_redis.socket}")
+    state = states(url=f"unix://noscripts:{SECRET}@{redis_state_server.socket}")
     connected(state)
     rate = 20.0
     state.set_rate("acct", rate, time.time() + 60)
@@ -542,8 +542,8 @@ def test_without_redis_it_answers_exactly_as_memory_state(ops: list[tuple[Any, .
 
 
 def test_junk_in_redis_is_skipped_and_decoded_replies_work(
-        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
-    client = proxyerrors_redis.client()
+        states: Callable[..., RedisState], redis_state_server: RedisServer) -> None:
+    client = redis_state_server.client()
     seconds, _ = client.time()
     prefix = f"proxyerrors:{{{NS}}}:"
     client.hset(prefix + "pause", mapping={"good": seconds + 60, "bad": "soon"})
@@ -556,7 +556,7 @@ def test_junk_in_redis_is_skipped_and_decoded_replies_work(
     wait_for(lambda: state.paused_until("good") > 0 and listener.paused_until("good") > 0)
     assert state.rate("good") == 5.0 and state.stopped() is None
     assert state.paused_until("bad") == 0.0
-    subscribed(proxyerrors_redis, 2)
+    subscribed(redis_state_server, 2)
     client.publish(prefix + "events", "junk")
     client.publish(prefix + "events", json.dumps(["other", "pause", "x", None]))
     state.pause("after", time.time() + 60)
@@ -565,8 +565,8 @@ def test_junk_in_redis_is_skipped_and_decoded_replies_work(
 
 
 def test_a_stop_announced_just_before_close_still_reaches_the_others(
-        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
-    a, b, _ = pair(states, proxyerrors_redis)
+        states: Callable[..., RedisState], redis_state_server: RedisServer) -> None:
+    a, b, _ = pair(states, redis_state_server)
     a.stop("proxyerrors_auth", "soax/AUTH_FAILED@a")
     a.close()  # at once, as a closing crawl does
     wait_for(lambda: b.stopped() is not None)
@@ -575,19 +575,19 @@ def test_a_stop_announced_just_before_close_still_reaches_the_others(
 
 @pytest_twisted.inlineCallbacks
 def test_from_crawler_hands_listener_calls_to_the_reactor_thread(
-        proxyerrors_redis: RedisServer) -> Any:
+        redis_state_server: RedisServer) -> Any:
     from twisted.internet import reactor
     from twisted.internet.task import deferLater
 
-    crawler = get_crawler(settings_dict={"PROXYERRORS_REDIS_URL": proxyerrors_redis.url,
+    crawler = get_crawler(settings_dict={"PROXYERRORS_REDIS_URL": redis_state_server.url,
                                          "BOT_NAME": NS})
     state = RedisState.from_crawler(crawler)
-    other = RedisState(proxyerrors_redis.url, namespace=NS)
+    other = RedisState(redis_state_server.url, namespace=NS)
     threads: list[str] = []
     state.add_listener(lambda kind, key: threads.append(threading.current_thread().name))
     try:
         for _ in range(500):
-            subscribers = proxyerrors_redis.client().pubsub_numsub(state.channel)[0][1]
+            subscribers = redis_state_server.client().pubsub_numsub(state.channel)[0][1]
             if state.connected and other.connected and subscribers >= 2:
                 break
             yield deferLater(reactor, 0.01, lambda: None)
@@ -644,7 +644,7 @@ def test_the_local_mirror_is_bounded_but_keeps_active_windows() -> None:
 
 
 def test_a_listener_added_after_the_first_resync_hears_of_known_rates_and_the_stop(
-        states: Callable[..., RedisState], proxyerrors_redis: RedisServer) -> None:
+        states: Callable[..., RedisState], redis_state_server: RedisServer) -> None:
     a = states(RedisState)
     connected(a)
     a.set_rate("acct", 10.0, time.time() + 60)
