@@ -166,7 +166,9 @@ def _url_password(url: str) -> str | None:
 
 
 def read_settings(settings: BaseSettings) -> tuple[str, dict[str, Any], str, float]:
-    """The four Redis settings (``PROXYERRORS_REDIS_URL``, ``_PARAMS``, ``_NAMESPACE``, ``_TIMEOUT``), validated.
+    """The four Redis settings, validated: ``PROXYERRORS_REDIS_URL``,
+    ``PROXYERRORS_REDIS_PARAMS``, ``PROXYERRORS_REDIS_NAMESPACE`` and
+    ``PROXYERRORS_REDIS_TIMEOUT``.
 
     Returns ``(url, params, namespace, timeout)``; raises
     :class:`~scrapy_proxyerrors.BadSettingError` naming the bad setting, with
