@@ -147,16 +147,8 @@ def test_crawl_with_a_word_password_keeps_unrelated_log_text(
     assert "from=docs.scrapy.org/en/latest/testing.html" in caplog.text
 
 
-#: Until the middleware passes its crawler to install_filters()/remember() (or
-#: uses Redactor.for_crawler), its filters and secrets are process-wide. Strict:
-#: the wiring turns this into an XPASS, and the marker must go.
-PENDING_MIDDLEWARE_WIRING = pytest.mark.xfail(
-    strict=True,
-    reason="middleware.py still calls install_filters()/remember() without its crawler",
-)
 
 
-@PENDING_MIDDLEWARE_WIRING
 @pytest_twisted.inlineCallbacks
 def test_a_later_crawl_without_the_plugin_logs_unmasked_text(
     caplog: pytest.LogCaptureFixture,
