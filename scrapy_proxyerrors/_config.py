@@ -190,17 +190,23 @@ def _proxy_items(name: str, raw: str) -> list[object]:
     return items
 
 
+def _component_class(name: str, raw: object, method: str, what: str) -> type:
+    """The class an import-path setting names, with the *method* its role needs."""
+    try:
+        loaded = load_object(raw) if isinstance(raw, str) else raw
+    except (ImportError, AttributeError, NameError, ValueError) as exc:
+        raise _bad(name, raw, f"cannot load it ({exc.__class__.__name__})") from None
+    if not isinstance(loaded, type) or not callable(getattr(loaded, method, None)):
+        raise _bad(name, raw, f"expected {what} class (import path)")
+    return loaded
+
+
 def http_cache_inner_policy(settings: BaseSettings) -> type:
     """``PROXYERRORS_HTTPCACHE_INNER_POLICY``: the cache policy class that
     :class:`~scrapy_proxyerrors.cache.ProviderErrorsCachePolicy` wraps."""
     name = "PROXYERRORS_HTTPCACHE_INNER_POLICY"
     raw = _get(settings, name) or DEFAULTS[name]
-    try:
-        loaded = load_object(raw) if isinstance(raw, str) else raw
-    except (ImportError, AttributeError, NameError, ValueError) as exc:
-        raise _bad(name, raw, f"cannot load it ({exc.__class__.__name__})") from None
-    if not isinstance(loaded, type) or not callable(getattr(loaded, "should_cache_response", None)):
-        raise _bad(name, raw, "expected an HTTP cache policy class (import path)")
+    loaded = _component_class(name, raw, "should_cache_response", "an HTTP cache policy")
     if getattr(loaded, "wraps_a_cache_policy", False):
         raise _bad(name, raw, "the plugin's own policy cannot wrap itself; name the project's")
     return loaded
@@ -213,13 +219,7 @@ def https_fallback_handler(settings: BaseSettings) -> type | None:
     raw = _get(settings, name)
     if raw in (None, ""):
         return None
-    try:
-        loaded = load_object(raw) if isinstance(raw, str) else raw
-    except (ImportError, AttributeError, NameError, ValueError) as exc:
-        raise _bad(name, raw, f"cannot load it ({exc.__class__.__name__})") from None
-    if not isinstance(loaded, type) or not callable(getattr(loaded, "download_request", None)):
-        raise _bad(name, raw, "expected a download handler class (import path)")
-    return loaded
+    return _component_class(name, raw, "download_request", "a download handler")
 
 
 def _proxies(settings: BaseSettings) -> tuple[str, ...]:
