@@ -17,6 +17,7 @@ provider, not part of a crawl.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import logging
 import threading
@@ -25,7 +26,6 @@ from urllib.parse import quote
 
 import pytest
 import pytest_twisted
-from scrapy.exceptions import DownloadFailedError
 from scrapy.http import Request
 
 from scrapy_proxyerrors import ProviderErrorDropped
@@ -46,6 +46,11 @@ API_KEY = "S3cr3tApiKey-ABC"
 HEADER_KEY = "S3cr3tHeaderKey-DEF"
 SECRETS = (PROXY_PW, SOAX_KEY, API_KEY, HEADER_KEY)
 AIOHTTP_HANDLER = "scrapy.core.downloader.handlers._aiohttp.AiohttpDownloadHandler"
+#: Scrapy's aiohttp handler (and its DownloadFailedError) came in 2.19 / 2.15.
+NEEDS_AIOHTTP_HANDLER = pytest.mark.skipif(
+    importlib.util.find_spec("scrapy.core.downloader.handlers._aiohttp") is None,
+    reason="Scrapy < 2.19 has no aiohttp download handler",
+)
 
 
 class HeaderSpider(ListSpider):
@@ -303,6 +308,7 @@ def test_stop_on_a_revoked_api_key_leaks_nothing(
     evidence.assert_clean([])
 
 
+@NEEDS_AIOHTTP_HANDLER
 @pytest_twisted.inlineCallbacks
 def test_aiohttp_handler_refused_connect_leaks_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -337,6 +343,8 @@ def test_aiohttp_handler_refused_connect_leaks_nothing(
     assert len(outcome.responses) + len(outcome.failures) == 4
     # Passed on and given up: still Scrapy's exception type, and the proxy's
     # reply is still readable from it.
+    from scrapy.exceptions import DownloadFailedError  # Scrapy 2.15+
+
     handed_on = [f.value for f in outcome.failures if isinstance(f.value, DownloadFailedError)]
     assert len(handed_on) == 2
     assert sorted(connect_reply(e).status for e in handed_on) == [502, 503]  # type: ignore[union-attr]
@@ -354,6 +362,7 @@ class NoErrbackSpider(ListSpider):
             yield Request(url, meta=dict(meta), callback=self.parse, dont_filter=True)
 
 
+@NEEDS_AIOHTTP_HANDLER
 @pytest_twisted.inlineCallbacks
 def test_scrapys_own_error_lines_leak_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
