@@ -259,7 +259,22 @@ def install_filters(names: Iterable[str], crawler: Crawler | None = None) -> Non
     With *crawler*: the crawler's own filters, removed when it stops. Without:
     process-wide (once per logger); prefer ``Redactor.for_crawler(crawler).install(names)``.
     """
-    (Redactor.for_crawler(crawler) if crawler is not None else _PROCESS).install(names)
+    if crawler is None:
+        _PROCESS.install(names)
+        return
+    redactor = Redactor.for_crawler(crawler)
+    if crawler.crawling:
+        redactor.install(names)
+    else:
+        # A component built outside a crawl (a test's build_from_crawler, a
+        # command) would leave its filters on the loggers for good, since no
+        # engine_stopped ever takes them off: install them when the engine starts.
+        from scrapy import signals
+
+        wanted = tuple(names)
+        crawler.signals.connect(
+            lambda: redactor.install(wanted), signal=signals.engine_started, weak=False
+        )
 
 
 class RedactingFilter(logging.Filter):

@@ -459,15 +459,29 @@ def test_install_filters_once_per_logger() -> None:
 
 
 def test_the_middleware_filters_scrapys_request_loggers_by_default() -> None:
-    """The Add-on's middleware puts the filter on Scrapy's request loggers."""
+    """The Add-on's middleware puts the filter on Scrapy's request loggers while
+    its crawl runs (from engine_started to engine_stopped), and only then."""
+    from scrapy import signals
     from scrapy.utils.misc import build_from_crawler
 
     from scrapy_proxyerrors import ProxyErrorsMiddleware, RedactingFilter
     from scrapy_proxyerrors._redact import PLUGIN_LOGGERS, SCRAPY_REQUEST_LOGGERS
 
-    build_from_crawler(ProxyErrorsMiddleware, make_crawler())
-    for name in (*PLUGIN_LOGGERS, *SCRAPY_REQUEST_LOGGERS):
-        assert any(isinstance(f, RedactingFilter) for f in logging.getLogger(name).filters)
+    crawler = make_crawler()
+    middleware = build_from_crawler(ProxyErrorsMiddleware, crawler)
+
+    def ours() -> list[bool]:
+        return [
+            any(getattr(f, "redactor", None) is not None and isinstance(f, RedactingFilter)
+                for f in logging.getLogger(name).filters)
+            for name in (*PLUGIN_LOGGERS, *SCRAPY_REQUEST_LOGGERS)
+        ]
+
+    crawler.signals.send_catch_log(signals.engine_started)
+    assert all(ours())
+    crawler.signals.send_catch_log(signals.engine_stopped)
+    assert not any(ours())
+    del middleware
 
 
 def test_request_secrets() -> None:
