@@ -12,10 +12,16 @@ tests fetch the sdist of the *installed* Scrapy (``pip download``), extract its
   ``scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler`` replaced by
   :class:`~scrapy_proxyerrors.handler.ProxyErrorsHTTPSDownloadHandler`.
 
+(Scrapy 2.13 has no ``test_downloader_handler_twisted_http11.py``: its
+HTTP/1.1 test classes in ``tests/test_downloader_handlers.py`` run instead.)
+
 Every Scrapy test must pass, except those in :data:`DELIBERATE_DIFFERENCES`
 (the one list of deliberate differences, with the reason for each; the README
 shows it) and, until the work on them lands, those in :data:`PENDING`. A test
 listed in either that passes fails here too, so that both lists stay true.
+When some tests fail, the suite runs once more with stock Scrapy: those that
+fail there too (the machine, not the plugin) turn the result into a skip that
+names them, once every other test has passed.
 
 The sdist is cached in ``$PROXYERRORS_CONFORMANCE_CACHE`` (default: a
 ``scrapy-proxyerrors-conformance`` directory in the system's temporary
