@@ -34,6 +34,7 @@ from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
 
 from ._classifier import describe
+from ._compat import component_dict_with_base
 from ._config import Config, _bool
 from ._policy import escalation, find_override
 from ._redact import redact_text, redact_url
@@ -609,9 +610,9 @@ def enablement(settings: BaseSettings) -> tuple[list[str], list[str]]:
         return lines, warnings
 
     # Keys may be classes or import paths: this resolves both to one entry,
-    # as the crawler does (getwithbase would keep both).
+    # as the crawler does (the _compat shim picks the merge this Scrapy uses).
     middlewares = build_component_list(
-        effective.get_component_priority_dict_with_base("DOWNLOADER_MIDDLEWARES")
+        component_dict_with_base(effective, "DOWNLOADER_MIDDLEWARES")
     )
     ours = [p for p in middlewares if _component_loaded(p, ProxyErrorsMiddleware)]
     if ours:
@@ -645,7 +646,7 @@ def enablement(settings: BaseSettings) -> tuple[list[str], list[str]]:
                 "ProxyErrorsHTTPSDownloadHandler: another component replaced it, so a "
                 "refused CONNECT keeps only its status (no provider code, no headers)."
             )
-    extensions = build_component_list(effective.get_component_priority_dict_with_base("EXTENSIONS"))
+    extensions = build_component_list(component_dict_with_base(effective, "EXTENSIONS"))
     report = any(_component_loaded(p, ProxyErrorsReport) for p in extensions)
     lines.append("report       " + ("end-of-crawl report on" if report else "no report"))
     return lines, warnings

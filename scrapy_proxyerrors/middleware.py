@@ -157,6 +157,10 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             throttle_max_count=config.throttle_max_count,
         )
         self._warned: set[str] = set()
+        # The spider Scrapy 2.13 passes to process_*: stock RetryMiddleware
+        # retries for it there, and a caller driving the middleware by hand
+        # (Scrapy's own tests) may have no crawler.spider.
+        self._given_spider: Spider | None = None
         self._secrets: set[str] = set()
         self.identity = Identity(
             config.profiles,
@@ -262,6 +266,8 @@ class ProxyErrorsMiddleware(RetryMiddleware):
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Request | Response:
+        if spider is not None:
+            self._given_spider = spider
         scheduler = self.scheduler
         account = scheduler.done(request)
         meta = request.meta
@@ -353,6 +359,8 @@ class ProxyErrorsMiddleware(RetryMiddleware):
     ) -> Request | Response | None:
         # Like RetryMiddleware, this never raises: a failure here would replace
         # the download's own error.
+        if spider is not None:
+            self._given_spider = spider
         self.scheduler.done(request)
         try:
             return self._exception(request, exception)
@@ -804,7 +812,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         return dataclasses.replace(error, detail=detail, request_id=rid)
 
     def _spider(self) -> Spider:
-        spider = self.crawler.spider
+        spider = self.crawler.spider or self._given_spider
         assert spider is not None
         return spider
 

@@ -181,7 +181,8 @@ class SentAfterStop:
     def from_crawler(cls, crawler: Any) -> SentAfterStop:
         return cls(crawler)
 
-    def process_request(self, request: Any) -> None:
+    # ``spider=None``: Scrapy 2.13 passes it; 2.14+ does not (and does not warn).
+    def process_request(self, request: Any, spider: Any = None) -> None:
         self.seen.append(request.url)
         if self.stats.get_value("proxyerrors/stop/reason") is not None:
             self.sent.append(request.url)

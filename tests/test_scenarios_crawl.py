@@ -53,11 +53,14 @@ class SendStampingDownloader(Downloader):
     pauses. (Not when the handler starts: under load that may come after the
     reply that freed the slot has been through the middlewares.) Relies on
     Scrapy's private ``_process_queue``; ``watch.sent`` being filled is
-    asserted, so a Scrapy change shows up as a failure, not a silent pass."""
+    asserted, so a Scrapy change shows up as a failure, not a silent pass.
+    Its arguments are ``(slot)`` from 2.14, ``(spider, slot)`` on 2.13: the
+    slot is the last one either way."""
 
-    def _process_queue(self, slot: Any) -> None:
+    def _process_queue(self, *args: Any) -> None:
+        slot = args[-1]
         queued = [request for request, _ in slot.queue]
-        super()._process_queue(slot)
+        super()._process_queue(*args)
         left = {id(request) for request, _ in slot.queue}
         now = time.monotonic()
         for request in queued:
@@ -83,7 +86,10 @@ class WindowWatch:
         self.windows: list[tuple[float, float]] = []  # (seen, until)
         self.sent: list[tuple[str, float]] = []
 
-    def process_response(self, request: Request, response: Response) -> Response:
+    # ``spider=None``: Scrapy 2.13 passes it; 2.14+ does not (and does not warn).
+    def process_response(
+        self, request: Request, response: Response, spider: Any = None
+    ) -> Response:
         sent = request.meta.pop(_SENT, None)
         if sent is not None:
             self.sent.append((request.url, sent))
