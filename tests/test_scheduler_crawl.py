@@ -42,8 +42,11 @@ def test_sustained_rate_limit_loses_no_url_and_spends_no_retry_times() -> Any:
     stats = crawler.stats.get_stats()
     assert sorted(outcome.ok_urls) == sorted(urls)
     assert refused > 0, "the limit must have been hit"
-    # Paced at the learned rate, the limit provokes few 429s (3 in a typical run).
-    assert refused <= len(urls) // 4
+    # Paced at the learned rate, the limit provokes few 429s: 3 in a typical run
+    # (the first round sends 8 at once against a limit of 5, before anything is
+    # known). Timers fire late on a loaded machine, so a few more may land in a
+    # window; a crawl that did not pace would be refused on most of its retries.
+    assert refused <= len(urls) * 2 // 5
     assert stats["proxyerrors/error/soax/RATE_LIMIT_EXCEEDED"] == refused
     assert stats["proxyerrors/ratelimit/provoked"] == refused
     # Throttling spent its own budget, not RETRY_TIMES.
