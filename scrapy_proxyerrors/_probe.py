@@ -279,6 +279,26 @@ class Corroborator:
         reply = await self.probe(proxy_url, target_host, proxy_authorization)
         return corroborate(error, reply, proxy_url=proxy_url, profiles=self.profiles)
 
+    def known(
+        self, error: ProviderError, *, proxy_url: str, proxy_authorization: bytes | None = None
+    ) -> ProviderError | None:
+        """*error* as a remembered (fresh) probe lets the crawl act on it, at
+        once; ``None`` when no reply is remembered (a probe must go out)."""
+        key = (_where(proxy_url), _authorization(proxy_url, proxy_authorization))
+        known = self._replies.get(key)
+        if known is None or self.clock() - known[0] >= self.ttl:
+            return None
+        return corroborate(error, known[1], proxy_url=proxy_url, profiles=self.profiles)
+
+    def remember(
+        self, proxy_url: str, reply: ConnectReply | None, proxy_authorization: bytes | None = None
+    ) -> None:
+        """Keep *reply* as the proxy's answer to CONNECT, as a probe would."""
+        key = (_where(proxy_url), _authorization(proxy_url, proxy_authorization))
+        if len(self._replies) >= 1_000:
+            self._replies.clear()
+        self._replies[key] = (self.clock(), reply)
+
     async def probe(
         self, proxy_url: str, target_host: str, proxy_authorization: bytes | None = None
     ) -> ConnectReply | None:
@@ -304,9 +324,7 @@ class Corroborator:
             )
         finally:
             # Also when cancelled: nobody waits forever on a probe that ended.
-            if len(self._replies) >= 1_000:
-                self._replies.clear()
-            self._replies[key] = (self.clock(), reply)
+            self.remember(proxy_url, reply, proxy_authorization)
             for waiter in self._pending.pop(key, []):
                 waiter.callback(reply)
         return reply

@@ -37,6 +37,7 @@ from twisted.python.threadable import isInIOThread
 from . import _stats as S
 from ._compat import call_later, close_spider
 from ._identity import LRU
+from ._probe import Corroborator
 from ._routes import Credentials, basic_header, session_of, with_new_session
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
 
+    from ._classifier import ProviderError
     from ._identity import Identity
     from ._profile import Profile
     from ._state import RouteState
@@ -232,6 +234,9 @@ class Scheduler:
         # dead session's route -> (its replacement's credentials, route)
         self._replaced: LRU[str, tuple[Credentials, str]] = LRU()
         self.outages: list[tuple[str, float, float]] = []
+        self.corroborator = Corroborator(identity.profiles)
+        # account -> corroborations (CONNECT probes) under way
+        self._corroborating: dict[str, int] = {}
         crawler.signals.connect(self._on_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(self._on_idle, signal=signals.spider_idle)
         crawler.signals.connect(self._on_opened, signal=signals.spider_opened)
@@ -498,6 +503,62 @@ class Scheduler:
             if self.pool is not None:
                 self.pool.forget_routes()
 
+    # ------------------------------------------------------- corroboration
+
+    async def corroborate(self, request: Request, error: ProviderError) -> ProviderError:
+        """*error*, met on a plain-HTTP reply through ``meta["proxy"]``, as a
+        CONNECT probe through the same proxy and credentials lets the crawl act
+        on it (:mod:`._probe`): the claim stands only if the proxy itself
+        refuses the tunnel the same way; otherwise it is capped.
+        """
+        corroborator = self.corroborator
+        before = corroborator.probes
+        # While the probe is out, the account's other requests wait for its
+        # verdict (briefly: one CONNECT) instead of running into the same
+        # refusal; a remembered verdict is back at once.
+        account = request.meta.get(ACCOUNT)
+        if account is not None:
+            self._corroborating[account] = self._corroborating.get(account, 0) + 1
+        try:
+            checked = await corroborator.check(
+                error,
+                proxy_url=request.meta["proxy"],
+                target_host=urlsplit(request.url).hostname or "",
+                proxy_authorization=request.headers.get(b"Proxy-Authorization"),
+            )
+        finally:
+            if account is not None:
+                left = self._corroborating.pop(account, 1) - 1
+                if left > 0:
+                    self._corroborating[account] = left
+                else:
+                    self._wake(f"corroborate:{account}", -1)
+        if corroborator.probes != before:
+            self.stats.inc_value(S.CORROBORATION_PROBES)
+        return self._verdict(error, checked)
+
+    def corroborated(self, request: Request, error: ProviderError) -> ProviderError | None:
+        """:meth:`corroborate` from a remembered probe, at once; ``None`` when
+        a probe must go out first."""
+        checked = self.corroborator.known(
+            error,
+            proxy_url=request.meta["proxy"],
+            proxy_authorization=request.headers.get(b"Proxy-Authorization"),
+        )
+        return None if checked is None else self._verdict(error, checked)
+
+    def _verdict(self, error: ProviderError, checked: ProviderError) -> ProviderError:
+        confirmed = checked.claimed is None
+        self.stats.inc_value(S.CORROBORATION_CONFIRMED if confirmed else S.CORROBORATION_REFUTED)
+        if not confirmed:
+            logger.debug(
+                "%(reason)s on a plain-HTTP reply: the proxy's CONNECT reply did not "
+                "confirm it; not acting on it beyond %(action)s",
+                {"reason": error.reason, "action": checked.action},
+                extra={"spider": self.crawler.spider},
+            )
+        return checked
+
     # ------------------------------------------------------------ the stop
 
     def stop(self, reason: str, origin: str | None = None) -> bool:
@@ -594,6 +655,8 @@ class Scheduler:
                 breaker.probing = True
                 request.meta[PROBE] = True
                 self.stats.inc_value(S.stat_key("breaker", "probes"))
+        if self._corroborating and account in self._corroborating:
+            return now + _RECHECK, f"corroborate:{account}"
         paused = max(state.paused_until(route), state.paused_until(account))
         if site is not None and self._sites:
             paused = max(paused, state.paused_until(site))
