@@ -235,6 +235,9 @@ class Scheduler:
         self._replaced: LRU[str, tuple[Credentials, str]] = LRU()
         self.outages: list[tuple[str, float, float]] = []
         self.corroborator = Corroborator(identity.profiles)
+        # The HTML report's recorder (None when the report is off): looked up
+        # once, when the spider opens (the extensions exist by then).
+        self._recorder: Any = None
         # account -> corroborations (CONNECT probes) under way
         self._corroborating: dict[str, int] = {}
         crawler.signals.connect(self._on_scheduled, signal=signals.request_scheduled)
@@ -420,6 +423,9 @@ class Scheduler:
         parked requests must reach the scheduler before it closes, whatever
         closed the spider, so that ``JOBDIR`` keeps them.
         """
+        from .report import recorder_for  # the report imports what imports this
+
+        self._recorder = recorder_for(self.crawler)
         stopped = self.state.stopped()
         if stopped is not None:
             # A shared state whose namespace another process already stopped.
@@ -568,6 +574,9 @@ class Scheduler:
         self.stopping = reason
         if origin is not None:
             self.state.stop(reason, origin)
+        if self._recorder is not None:
+            # ``provider/code`` as the stats name it (the route stays out of the page).
+            self._recorder.record_stop(reason, (origin or "").partition("@")[0], self.clock())
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
@@ -747,6 +756,8 @@ class Scheduler:
     def cool(self, route: str, cooldown: float, now: float) -> float:
         until = self.state.record_failure(route, now, cooldown)
         self.stats.inc_value(S.COOLDOWNS)
+        if self._recorder is not None:
+            self._recorder.record_cooldown(route, now, until)
         return until
 
     def can_move(self, request: Request) -> bool:
@@ -794,13 +805,17 @@ class Scheduler:
         self.stats.inc_value(S.ROTATE_NONE)
         return False
 
-    def pause(self, key: str, until: float, *, site: bool = False) -> bool:
-        """Hold back every request of *key* until *until*; ``True`` if it is a new pause."""
+    def pause(self, key: str, until: float, *, site: bool = False, reason: str = "") -> bool:
+        """Hold back every request of *key* until *until*; ``True`` if it is a new pause.
+
+        *reason* (e.g. the provider's error) labels the pause in the HTML report."""
         state = self.state
         before = state.paused_until(key)
         if until <= before:
             return False
         state.pause(key, until)
+        if self._recorder is not None:
+            self._recorder.record_pause(key, self.clock(), until, reason)
         if site:
             self._sites.add(key)
         self.stats.inc_value(S.PAUSES)
@@ -944,6 +959,10 @@ class Scheduler:
 
     def _record_outage(self, account: str, breaker: _Breaker, now: float) -> None:
         self.outages.append((account, breaker.opened_at, now))
+        if self._recorder is not None:
+            self._recorder.record_breaker(
+                account, breaker.opened_at, now, f"outage, {breaker.failures} failures"
+            )
         self.stats.inc_value(S.stat_key("breaker", "outages"))
         self.stats.inc_value(
             S.stat_key("breaker", "outage_seconds"),

@@ -362,7 +362,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             return
         # The account; for an unknown or generic provider it is the route.
         _, key = self.identity.route(request, profile)
-        self.scheduler.pause(key, self.clock() + wait)
+        self.scheduler.pause(key, self.clock() + wait, reason="X-RateLimit-Remaining: 0")
         self.stats.inc_value(S.stat_key("ratelimit", "preemptive_pauses"))
         logger.debug(
             "X-RateLimit-Remaining is 0 on %(key)s: pausing it for %(wait).1f s",
@@ -661,7 +661,12 @@ class ProxyErrorsMiddleware(RetryMiddleware):
                 key = self.identity.site_key(account, request)
             else:
                 key = route
-            new = scheduler.pause(key, now + decided.pause, site=decided.pause_on is PauseOn.SITE)
+            new = scheduler.pause(
+                key,
+                now + decided.pause,
+                site=decided.pause_on is PauseOn.SITE,
+                reason=f"{error.provider}/{error.code} -> {decided.action}",
+            )
             # One INFO line per pause; every further refusal inside it at DEBUG.
             logger.log(
                 logging.INFO if new else logging.DEBUG,

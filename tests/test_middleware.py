@@ -50,13 +50,14 @@ def _mw(settings: dict[str, Any] | None = None) -> tuple[ProxyErrorsMiddleware, 
 
 
 def _connect_says(
-    mw: ProxyErrorsMiddleware, status: int, headers: dict[str, str], proxy: str = SOAX
+    mw: ProxyErrorsMiddleware, status: int, headers: dict[str, str], proxy: str = SOAX,
+    category: str = "rate_limit",
 ) -> None:
     """The proxy's own reply to CONNECT, as the corroborating probe found it:
     a plain-HTTP stop or account pause stands only when it agrees (the trust
     boundary); remembered, so process_response decides at once."""
     reply = ConnectReply(status, "", Headers(headers), b"", "proxy")
-    mw.scheduler.corroborator.remember(proxy, reply)
+    mw.scheduler.corroborator.remember(proxy, reply, topic=category)
 
 
 def _stat(mw: ProxyErrorsMiddleware, key: str) -> Any:
@@ -306,7 +307,7 @@ def test_a_dead_sticky_session_is_replaced_once() -> None:
 
 def test_a_stop_requeues_everything_after_it() -> None:
     mw, _ = _mw()
-    _connect_says(mw, 407, {"X-SOAX-Error": "AUTH_FAILED"})
+    _connect_says(mw, 407, {"X-SOAX-Error": "AUTH_FAILED"}, category="auth")
     request = Request("http://example.com/", meta={"proxy": SOAX})
     mw.process_request(request)
     kept = mw.process_response(request, _soax(407, "AUTH_FAILED", request))
@@ -336,7 +337,7 @@ def test_drop_raises_the_plugins_exception() -> None:
 def test_concurrency_errors_lower_the_accounts_limit() -> None:
     mw, clock = _mw()
     proxy = "http://u:p@10.0.0.1:8080"
-    _connect_says(mw, 453, {}, proxy)
+    _connect_says(mw, 453, {}, proxy, "concurrency")
     meta = {"proxy": proxy, "proxyerrors_provider": "proxiesfo"}
     flying = [Request(f"http://example.com/{i}", meta=dict(meta)) for i in range(8)]
     for r in flying:
