@@ -394,3 +394,21 @@ def test_a_capped_claims_long_wait_never_escalates_to_drop_or_stop() -> None:
     decided = plan(error, attempt=Attempt(), now=NOW, cfg=PolicyConfig(max_wait=300.0),
                    rng=random.Random(0))
     assert decided.action not in REACHING
+
+
+def test_a_remembered_probe_judges_only_claims_of_its_category() -> None:
+    """A tunnel opened a moment ago for a rate-limit claim says nothing about
+    a credits claim: that one needs its own probe (``known`` is ``None``)."""
+    from scrapy_proxyerrors._probe import Corroborator
+
+    corroborator = Corroborator(clock=lambda: 100.0)
+    corroborator.remember(SOAX_HOST, _reply(200), topic="rate_limit")
+    rate = _error({"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"}, 429, provider="soax")
+    credits = _error({"X-SOAX-Error": "PACKAGE_NO_CREDITS"}, provider="soax")
+    judged = corroborator.known(rate, proxy_url=SOAX_HOST)
+    assert judged is not None and judged.claimed is not None
+    assert corroborator.known(credits, proxy_url=SOAX_HOST) is None
+    corroborator.remember(SOAX_HOST, _reply(407, {"X-SOAX-Error": "PACKAGE_NO_CREDITS"}),
+                          topic=str(credits.category))
+    confirmed = corroborator.known(credits, proxy_url=SOAX_HOST)
+    assert confirmed is not None and confirmed.action is Action.STOP
