@@ -338,7 +338,7 @@ class Scheduler:
             return None
         return engine
 
-    def recall(self, key: str, due: float) -> int:
+    def recall(self, key: str, due: float, wait_on: str | None = None) -> int:
         """Take the requests of *key* (an account, route or site key) that were
         admitted but still wait in a download slot's queue back out, parked
         until *due*: a pause or a stop must hold them too.
@@ -368,7 +368,7 @@ class Scheduler:
                 request.meta[AVOID] = key
                 when = self.clock()
             # A Request as the download's result goes back to engine.crawl().
-            deferred.callback(self.park(request, when))
+            deferred.callback(self.park(request, when, wait_on))
         if pulled:
             self.stats.inc_value(S.stat_key("scheduler", "recalled"), len(pulled))
         return len(pulled)
@@ -524,6 +524,9 @@ class Scheduler:
         # refusal; a remembered verdict is back at once.
         account = request.meta.get(ACCOUNT)
         if account is not None:
+            if account not in self._corroborating:
+                # Those already queued in a download slot wait for it too.
+                self.recall(account, self.clock() + _RECHECK, f"corroborate:{account}")
             self._corroborating[account] = self._corroborating.get(account, 0) + 1
         try:
             checked = await corroborator.check(
