@@ -246,7 +246,10 @@ def plan(
     else:
         wait = floor
     if wait > cfg.max_wait:
-        escalated = escalation(error.scope)
+        # A capped claim (maybe a target's reply, forwarded) never escalates to
+        # a drop or a stop: handed on, as a too-long Retry-After without a
+        # provider signal is.
+        escalated = Action.PASS if error.claimed is not None else escalation(error.scope)
         return Plan(escalated, escalated_from=wait, overridden=overridden)
     pause_on: PauseOn | None = None
     pause = 0.0

@@ -264,8 +264,9 @@ class Corroborator:
         self.timeout = timeout
         self.clock = clock
         self.probes = 0  #: CONNECT probes sent (for stats and tests)
-        self._replies: dict[tuple[str, bytes | None], tuple[float, ConnectReply | None]] = {}
-        self._pending: dict[tuple[str, bytes | None], list[defer.Deferred[Any]]] = {}
+        # (proxy, credentials, topic) -> (when, reply); topic: the claim's category
+        self._replies: dict[tuple[str, bytes | None, str], tuple[float, ConnectReply | None]] = {}
+        self._pending: dict[tuple[str, bytes | None, str], list[defer.Deferred[Any]]] = {}
 
     async def check(
         self,
@@ -276,14 +277,45 @@ class Corroborator:
         proxy_authorization: bytes | None = None,
     ) -> ProviderError:
         """*error* as a (shared, remembered) CONNECT probe lets the crawl act on it."""
-        reply = await self.probe(proxy_url, target_host, proxy_authorization)
+        reply = await self.probe(proxy_url, target_host, proxy_authorization, error.category)
         return corroborate(error, reply, proxy_url=proxy_url, profiles=self.profiles)
 
+    def known(
+        self, error: ProviderError, *, proxy_url: str, proxy_authorization: bytes | None = None
+    ) -> ProviderError | None:
+        """*error* as a remembered (fresh) probe lets the crawl act on it, at
+        once; ``None`` when no reply is remembered (a probe must go out)."""
+        key = (_where(proxy_url), _authorization(proxy_url, proxy_authorization), error.category)
+        known = self._replies.get(key)
+        if known is None or self.clock() - known[0] >= self.ttl:
+            return None
+        return corroborate(error, known[1], proxy_url=proxy_url, profiles=self.profiles)
+
+    def remember(
+        self,
+        proxy_url: str,
+        reply: ConnectReply | None,
+        proxy_authorization: bytes | None = None,
+        topic: str = "",
+    ) -> None:
+        """Keep *reply* as the proxy's answer to CONNECT for claims of *topic*
+        (an error category), as a probe would."""
+        key = (_where(proxy_url), _authorization(proxy_url, proxy_authorization), str(topic))
+        if len(self._replies) >= 1_000:
+            self._replies.clear()
+        self._replies[key] = (self.clock(), reply)
+
     async def probe(
-        self, proxy_url: str, target_host: str, proxy_authorization: bytes | None = None
+        self,
+        proxy_url: str,
+        target_host: str,
+        proxy_authorization: bytes | None = None,
+        topic: str = "",
     ) -> ConnectReply | None:
-        """The proxy's reply to CONNECT, probed at most once per *ttl*."""
-        key = (_where(proxy_url), _authorization(proxy_url, proxy_authorization))
+        """The proxy's reply to CONNECT, probed at most once per *ttl* and
+        *topic*: a reply remembered for one kind of claim (a rate limit, seen
+        a minute ago) does not judge another (the credits just ran out)."""
+        key = (_where(proxy_url), _authorization(proxy_url, proxy_authorization), str(topic))
         now = self.clock()
         known = self._replies.get(key)
         if known is not None and now - known[0] < self.ttl:
@@ -304,9 +336,7 @@ class Corroborator:
             )
         finally:
             # Also when cancelled: nobody waits forever on a probe that ended.
-            if len(self._replies) >= 1_000:
-                self._replies.clear()
-            self._replies[key] = (self.clock(), reply)
+            self.remember(proxy_url, reply, proxy_authorization, topic)
             for waiter in self._pending.pop(key, []):
                 waiter.callback(reply)
         return reply

@@ -230,6 +230,14 @@ STATS: tuple[StatsKey, ...] = (
     _K("proxyerrors/breaker/probes", "Probes sent through an open breaker."),
     _K("proxyerrors/breaker/outages", "Outage windows (breaker open until a probe succeeded)."),
     _K("proxyerrors/breaker/outage_seconds", "Total length of the outage windows.", "seconds"),
+    _K("proxyerrors/corroboration/probes",
+       "CONNECT probes sent to corroborate a plain-HTTP stop or account pause (one per "
+       "proxy and credentials at a time, remembered for 30 s)."),
+    _K("proxyerrors/corroboration/confirmed",
+       "Plain-HTTP stops or account pauses the proxy's own CONNECT reply confirmed."),
+    _K("proxyerrors/corroboration/refuted",
+       "Plain-HTTP stops or account pauses the proxy's CONNECT reply did not confirm "
+       "(capped at pass/retry/rotate: a target's reply, forwarded, cannot stop the crawl)."),
     _K("proxyerrors/redis/errors",
        "`RedisState`: failed Redis calls (the crawl went on with local state; one warning)."),
     _K("proxyerrors/redis/writes", "`RedisState`: state changes sent to Redis."),

@@ -37,6 +37,7 @@ from twisted.python.threadable import isInIOThread
 from . import _stats as S
 from ._compat import call_later, close_spider
 from ._identity import LRU
+from ._probe import Corroborator
 from ._routes import Credentials, basic_header, session_of, with_new_session
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
 
+    from ._classifier import ProviderError
     from ._identity import Identity
     from ._profile import Profile
     from ._state import RouteState
@@ -232,6 +234,12 @@ class Scheduler:
         # dead session's route -> (its replacement's credentials, route)
         self._replaced: LRU[str, tuple[Credentials, str]] = LRU()
         self.outages: list[tuple[str, float, float]] = []
+        self.corroborator = Corroborator(identity.profiles)
+        # The HTML report's recorder (None when the report is off): looked up
+        # once, when the spider opens (the extensions exist by then).
+        self._recorder: Any = None
+        # account -> corroborations (CONNECT probes) under way
+        self._corroborating: dict[str, int] = {}
         crawler.signals.connect(self._on_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(self._on_idle, signal=signals.spider_idle)
         crawler.signals.connect(self._on_opened, signal=signals.spider_opened)
@@ -330,7 +338,7 @@ class Scheduler:
             return None
         return engine
 
-    def recall(self, key: str, due: float) -> int:
+    def recall(self, key: str, due: float, wait_on: str | None = None) -> int:
         """Take the requests of *key* (an account, route or site key) that were
         admitted but still wait in a download slot's queue back out, parked
         until *due*: a pause or a stop must hold them too.
@@ -360,7 +368,7 @@ class Scheduler:
                 request.meta[AVOID] = key
                 when = self.clock()
             # A Request as the download's result goes back to engine.crawl().
-            deferred.callback(self.park(request, when))
+            deferred.callback(self.park(request, when, wait_on))
         if pulled:
             self.stats.inc_value(S.stat_key("scheduler", "recalled"), len(pulled))
         return len(pulled)
@@ -415,6 +423,9 @@ class Scheduler:
         parked requests must reach the scheduler before it closes, whatever
         closed the spider, so that ``JOBDIR`` keeps them.
         """
+        from .report import recorder_for  # the report imports what imports this
+
+        self._recorder = recorder_for(self.crawler)
         stopped = self.state.stopped()
         if stopped is not None:
             # A shared state whose namespace another process already stopped.
@@ -498,6 +509,65 @@ class Scheduler:
             if self.pool is not None:
                 self.pool.forget_routes()
 
+    # ------------------------------------------------------- corroboration
+
+    async def corroborate(self, request: Request, error: ProviderError) -> ProviderError:
+        """*error*, met on a plain-HTTP reply through ``meta["proxy"]``, as a
+        CONNECT probe through the same proxy and credentials lets the crawl act
+        on it (:mod:`._probe`): the claim stands only if the proxy itself
+        refuses the tunnel the same way; otherwise it is capped.
+        """
+        corroborator = self.corroborator
+        before = corroborator.probes
+        # While the probe is out, the account's other requests wait for its
+        # verdict (briefly: one CONNECT) instead of running into the same
+        # refusal; a remembered verdict is back at once.
+        account = request.meta.get(ACCOUNT)
+        if account is not None:
+            if account not in self._corroborating:
+                # Those already queued in a download slot wait for it too.
+                self.recall(account, self.clock() + _RECHECK, f"corroborate:{account}")
+            self._corroborating[account] = self._corroborating.get(account, 0) + 1
+        try:
+            checked = await corroborator.check(
+                error,
+                proxy_url=request.meta["proxy"],
+                target_host=urlsplit(request.url).hostname or "",
+                proxy_authorization=request.headers.get(b"Proxy-Authorization"),
+            )
+        finally:
+            if account is not None:
+                left = self._corroborating.pop(account, 1) - 1
+                if left > 0:
+                    self._corroborating[account] = left
+                else:
+                    self._wake(f"corroborate:{account}", -1)
+        if corroborator.probes != before:
+            self.stats.inc_value(S.CORROBORATION_PROBES)
+        return self._verdict(error, checked)
+
+    def corroborated(self, request: Request, error: ProviderError) -> ProviderError | None:
+        """:meth:`corroborate` from a remembered probe, at once; ``None`` when
+        a probe must go out first."""
+        checked = self.corroborator.known(
+            error,
+            proxy_url=request.meta["proxy"],
+            proxy_authorization=request.headers.get(b"Proxy-Authorization"),
+        )
+        return None if checked is None else self._verdict(error, checked)
+
+    def _verdict(self, error: ProviderError, checked: ProviderError) -> ProviderError:
+        confirmed = checked.claimed is None
+        self.stats.inc_value(S.CORROBORATION_CONFIRMED if confirmed else S.CORROBORATION_REFUTED)
+        if not confirmed:
+            logger.debug(
+                "%(reason)s on a plain-HTTP reply: the proxy's CONNECT reply did not "
+                "confirm it; not acting on it beyond %(action)s",
+                {"reason": error.reason, "action": checked.action},
+                extra={"spider": self.crawler.spider},
+            )
+        return checked
+
     # ------------------------------------------------------------ the stop
 
     def stop(self, reason: str, origin: str | None = None) -> bool:
@@ -507,6 +577,9 @@ class Scheduler:
         self.stopping = reason
         if origin is not None:
             self.state.stop(reason, origin)
+        if self._recorder is not None:
+            # ``provider/code`` as the stats name it (the route stays out of the page).
+            self._recorder.record_stop(reason, (origin or "").partition("@")[0], self.clock())
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
@@ -594,6 +667,8 @@ class Scheduler:
                 breaker.probing = True
                 request.meta[PROBE] = True
                 self.stats.inc_value(S.stat_key("breaker", "probes"))
+        if self._corroborating and account in self._corroborating:
+            return now + _RECHECK, f"corroborate:{account}"
         paused = max(state.paused_until(route), state.paused_until(account))
         if site is not None and self._sites:
             paused = max(paused, state.paused_until(site))
@@ -684,6 +759,8 @@ class Scheduler:
     def cool(self, route: str, cooldown: float, now: float) -> float:
         until = self.state.record_failure(route, now, cooldown)
         self.stats.inc_value(S.COOLDOWNS)
+        if self._recorder is not None:
+            self._recorder.record_cooldown(route, now, until)
         return until
 
     def can_move(self, request: Request) -> bool:
@@ -731,13 +808,17 @@ class Scheduler:
         self.stats.inc_value(S.ROTATE_NONE)
         return False
 
-    def pause(self, key: str, until: float, *, site: bool = False) -> bool:
-        """Hold back every request of *key* until *until*; ``True`` if it is a new pause."""
+    def pause(self, key: str, until: float, *, site: bool = False, reason: str = "") -> bool:
+        """Hold back every request of *key* until *until*; ``True`` if it is a new pause.
+
+        *reason* (e.g. the provider's error) labels the pause in the HTML report."""
         state = self.state
         before = state.paused_until(key)
         if until <= before:
             return False
         state.pause(key, until)
+        if self._recorder is not None:
+            self._recorder.record_pause(key, self.clock(), until, reason)
         if site:
             self._sites.add(key)
         self.stats.inc_value(S.PAUSES)
@@ -881,6 +962,10 @@ class Scheduler:
 
     def _record_outage(self, account: str, breaker: _Breaker, now: float) -> None:
         self.outages.append((account, breaker.opened_at, now))
+        if self._recorder is not None:
+            self._recorder.record_breaker(
+                account, breaker.opened_at, now, f"outage, {breaker.failures} failures"
+            )
         self.stats.inc_value(S.stat_key("breaker", "outages"))
         self.stats.inc_value(
             S.stat_key("breaker", "outage_seconds"),

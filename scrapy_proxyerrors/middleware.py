@@ -50,6 +50,7 @@ from ._policy import (
     plan_plain,
     preemptive_pause,
 )
+from ._probe import needs_corroboration
 from ._redact import (
     PLUGIN_LOGGERS,
     SCRAPY_REQUEST_LOGGERS,
@@ -312,12 +313,35 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             if status < 400 and route is not None:
                 scheduler.succeeded(route, account)
             return self._stock_response(request, response)
-        self._learn(meta.get("proxy"), error.provider)
+        if meta.get("proxy") and needs_corroboration(error, transport):
+            # Maybe the target's reply, forwarded: a CONNECT probe through the
+            # same proxy decides. Only when a probe must go out is the result
+            # awaitable (Scrapy awaits what process_response returns); every
+            # other path stays synchronous, as RetryMiddleware's callers expect.
+            known = scheduler.corroborated(request, error)
+            if known is None:
+                return self._corroborated(request, response, error)  # type: ignore[return-value]
+            error = known
+        return self._decided(request, response, error)
+
+    async def _corroborated(
+        self, request: Request, response: Response, error: ProviderError
+    ) -> Request | Response:
+        error = await self.scheduler.corroborate(request, error)
+        return self._decided(request, response, error)
+
+    def _decided(
+        self, request: Request, response: Response, error: ProviderError
+    ) -> Request | Response:
+        self._learn(request.meta.get("proxy"), error)
         result = self._act(request, error)
         return response if result is None else result
 
-    def _learn(self, proxy: str | None, provider: str) -> None:
-        if self.identity.learn(proxy, provider) and self.scheduler.pool is not None:
+    def _learn(self, proxy: str | None, error: ProviderError) -> None:
+        if error.claimed is not None:
+            # A capped claim (a header anyone could send) names no provider.
+            return
+        if self.identity.learn(proxy, error.provider) and self.scheduler.pool is not None:
             # Pool entries of that proxy are named after the new profile.
             self.scheduler.pool.forget_routes()
 
@@ -344,7 +368,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             return
         # The account; for an unknown or generic provider it is the route.
         _, key = self.identity.route(request, profile)
-        self.scheduler.pause(key, self.clock() + wait)
+        self.scheduler.pause(key, self.clock() + wait, reason="X-RateLimit-Remaining: 0")
         self.stats.inc_value(S.stat_key("ratelimit", "preemptive_pauses"))
         logger.debug(
             "X-RateLimit-Remaining is 0 on %(key)s: pausing it for %(wait).1f s",
@@ -391,7 +415,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
                     profiles=self.config.profiles,
                 )
                 if error is not None:
-                    self._learn(proxy, error.provider)
+                    self._learn(proxy, error)
                     result = self._act(request, error)
                     if result is None:
                         self._mask(exception, reply)
@@ -645,7 +669,12 @@ class ProxyErrorsMiddleware(RetryMiddleware):
                 key = self.identity.site_key(account, request)
             else:
                 key = route
-            new = scheduler.pause(key, now + decided.pause, site=decided.pause_on is PauseOn.SITE)
+            new = scheduler.pause(
+                key,
+                now + decided.pause,
+                site=decided.pause_on is PauseOn.SITE,
+                reason=f"{error.provider}/{error.code} -> {decided.action}",
+            )
             # One INFO line per pause; every further refusal inside it at DEBUG.
             logger.log(
                 logging.INFO if new else logging.DEBUG,

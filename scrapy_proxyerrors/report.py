@@ -467,7 +467,6 @@ class ReportRecorder:
 
 
 _POLLED = (f"{S.PREFIX}/category/", f"{S.PREFIX}/action/")
-_DECISIONS = f"{S.PREFIX}/decision/"
 _SINGLE_REQUEST_COMMANDS = frozenset({"fetch", "shell", "view"})
 
 
@@ -518,15 +517,12 @@ class ProxyErrorsReport:
         self.html_path = Path(html_path) if html_path else None
         self.jobdir = bool(crawler.settings.get("JOBDIR"))
         self.recorder: ReportRecorder | None = None
-        self._state: Any = None
-        self._decisions: dict[str, Any] = {}
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         if self.html_path is not None:
             self.recorder = ReportRecorder()
             crawler.signals.connect(self._reached, signal=signals.request_reached_downloader)
             crawler.signals.connect(self._downloaded, signal=signals.response_downloaded)
             crawler.signals.connect(self._left, signal=signals.request_left_downloader)
-            crawler.signals.connect(self._engine_started, signal=signals.engine_started)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ProxyErrorsReport:
@@ -534,81 +530,12 @@ class ProxyErrorsReport:
 
     # -- signal handlers (HTML report only) --------------------------------
 
-    def _engine_started(self) -> None:
-        engine = getattr(self.crawler, "engine", None)
-        downloader = getattr(engine, "downloader", None)
-        manager = getattr(downloader, "middleware", None)
-        for middleware in getattr(manager, "middlewares", ()):
-            state = getattr(middleware, "state", None)
-            if state is not None and hasattr(state, "paused_until"):
-                if not self._watch(state):
-                    # Read it instead: pauses and cooldowns of the listed routes.
-                    self._state = state
-                break
-
-    def _watch(self, state: Any) -> bool:
-        """Hear the middleware's pauses and cooldowns through its RouteState.
-
-        ``pause(key, until)`` and ``record_failure(route, now, cooldown)`` are
-        the RouteState contract, so every pause (route, account or site) and
-        every cooldown reaches the report with its key and length, whatever
-        the middleware's internals. Returns False when the state cannot be
-        wrapped (then it is polled).
-        """
-        recorder = self.recorder
-        assert recorder is not None
-        pause, record_failure = state.pause, state.record_failure
-
-        def watched_pause(key: str, until: float) -> None:
-            pause(key, until)
-            try:
-                recorder.record_pause(key, time.time(), float(until), self._latest_decision())
-            except Exception:  # the report must never break the crawl
-                logger.debug("HTML report: could not record a pause", exc_info=True)
-
-        def watched_failure(route: str, now: float, cooldown: float) -> float:
-            until: float = record_failure(route, now, cooldown)
-            try:
-                recorder.record_cooldown(route, float(now), float(until))
-            except Exception:
-                logger.debug("HTML report: could not record a cooldown", exc_info=True)
-            return until
-
-        try:
-            state.pause = watched_pause
-            state.record_failure = watched_failure
-        except (AttributeError, TypeError):
-            return False
-        return True
-
-    def _latest_decision(self) -> str:
-        """The ``provider/code -> action`` counted since the last call: a pause's reason.
-
-        The middleware counts a decision before it acts on it, so the decision
-        that grew last is the one that paused. Pauses are rare; this scans only
-        the decision keys.
-        """
-        stats = self.crawler.stats.get_stats() if self.crawler.stats is not None else {}
-        grown = ""
-        for key, value in list(stats.items()):
-            if (
-                isinstance(key, str)
-                and key.startswith(_DECISIONS)
-                and value != self._decisions.get(key)
-            ):
-                self._decisions[key] = value
-                code, _, action = key[len(_DECISIONS) :].rpartition("/")
-                grown = f"{code} -> {action}"
-        return grown
-
     def _poll(self, now: float) -> None:
         assert self.recorder is not None
         if self.crawler.stats is not None and now - self.recorder._last_poll >= (
             self.recorder.poll_seconds
         ):
-            self.recorder.poll(self.crawler.stats.get_stats(), now, self._state)
-            # Decisions seen by now cannot be the reason of a later pause.
-            self._latest_decision()
+            self.recorder.poll(self.crawler.stats.get_stats(), now)
 
     def _reached(self, request: Request, spider: Spider) -> None:
         assert self.recorder is not None
@@ -653,7 +580,7 @@ class ProxyErrorsReport:
         if self.recorder is not None and self.html_path is not None:
             now = time.time()
             self.recorder._last_poll = 0.0  # the last figures, whenever the last poll was
-            self.recorder.poll(stats, now, self._state)
+            self.recorder.poll(stats, now)
             self.recorder.close(now, reason)
             self._write(self.html_path, self.recorder.render(report),
                         "PROXYERRORS_REPORT_HTML", spider)

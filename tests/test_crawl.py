@@ -28,10 +28,13 @@ def test_soax_auth_failed_stops_after_at_most_concurrent_requests() -> Any:
         yield crawler.crawl(
             requests=[(u, {"proxy": proxy}) for u in _urls(emu, 50)], outcome=outcome
         )
-        reached = len(emu.requests)
+        # One CONNECT probe corroborates the plain-HTTP stop (trust boundary).
+        reached = len([r for r in emu.requests if r.kind == "plain"])
+        probes = [r for r in emu.requests if r.kind == "connect"]
     stats = crawler.stats.get_stats()
     assert stats["finish_reason"] == "proxyerrors_auth"
     assert 1 <= reached <= 4
+    assert len(probes) == 1 and stats["proxyerrors/corroboration/confirmed"] >= 1
     assert stats["proxyerrors/error/soax/AUTH_FAILED"] == reached
     assert stats["proxyerrors/category/auth"] == reached
     assert stats["proxyerrors/action/stop"] == reached

@@ -119,7 +119,7 @@ def test_example_report_shows_the_stop_band_and_the_top_errors(example: dict[str
     assert stops[0][1] == "proxyerrors_quota (soax/PACKAGE_NO_CREDITS)"
     pauses = [row for row in bands if row[0] == "pause"]
     assert pauses, "the demo's Retry-After pauses the SOAX account"
-    assert all(row[1].endswith("soax/RATE_LIMIT_EXCEEDED -> slowdown") for row in pauses)
+    assert all(row[1].endswith("soax/RATE_LIMIT_EXCEEDED -> slowdown") for row in pauses), pauses
     rules = _table(page, "rules")
     # Most frequent first, with the same counts, meaning and fix as the JSON report.
     assert [(r[0], r[1], int(r[3])) for r in rules] == [
@@ -316,3 +316,22 @@ def test_components_can_feed_the_recorder(tmp_path: Path) -> Any:
     assert ("breaker", "route-a: 5 failures in a row") in bands
     assert ("pause", "acct#1|shop.test: Retry-After: 1") in bands
     assert recorder_for(make_crawler()) is None
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_api_outage_draws_the_breaker_band(tmp_path: Path) -> Any:
+    """The scheduler reports its breaker window first-hand: an API outage
+    crawl's page has one breaker band per outage the stats count."""
+    page = tmp_path / "report.html"
+    with Emulator("chocodata", "outage", duration=1.5, after=5) as emu:
+        urls = [emu.api_url(f"/v1/product?id={i}") for i in range(20)]
+        crawler = make_crawler({"PROXYERRORS_REPORT_HTML": str(page), "CONCURRENT_REQUESTS": 4,
+                                "PROXYERRORS_BREAKER_RECOVERY": 0.5})
+        yield crawler.crawl(requests=[(u, {"proxyerrors_provider": "chocodata"}) for u in urls])
+    stats = crawler.stats.get_stats()
+    assert stats["finish_reason"] == "finished"
+    assert stats["proxyerrors/breaker/outages"] >= 1
+    bands = [row for row in _table(page.read_text(encoding="utf-8"), "bands")
+             if row[0] == "breaker"]
+    assert len(bands) == stats["proxyerrors/breaker/outages"], bands
+    assert all(row[1].startswith("chocodata#") and "outage" in row[1] for row in bands), bands

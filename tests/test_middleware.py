@@ -14,6 +14,7 @@ import pytest
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
+from scrapy.http.headers import Headers
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 from twisted.internet.error import ConnectionRefusedError, TCPTimedOutError
@@ -21,6 +22,7 @@ from twisted.internet.error import ConnectionRefusedError, TCPTimedOutError
 from scrapy_proxyerrors import ProxyErrorsMiddleware
 from scrapy_proxyerrors._routes import basic_credentials
 from scrapy_proxyerrors._scheduler import AVOID, INFLIGHT, NOT_BEFORE
+from scrapy_proxyerrors._tunnel import ConnectReply
 from scrapy_proxyerrors.exceptions import ProviderErrorDropped
 
 SOAX = "http://package-1:Sup3rSecret@proxy.soax.com:5000"
@@ -45,6 +47,17 @@ def _mw(settings: dict[str, Any] | None = None) -> tuple[ProxyErrorsMiddleware, 
     mw.scheduler.clock = clock
     mw.state._clock = clock  # type: ignore[attr-defined]
     return mw, clock
+
+
+def _connect_says(
+    mw: ProxyErrorsMiddleware, status: int, headers: dict[str, str], proxy: str = SOAX,
+    category: str = "rate_limit",
+) -> None:
+    """The proxy's own reply to CONNECT, as the corroborating probe found it:
+    a plain-HTTP stop or account pause stands only when it agrees (the trust
+    boundary); remembered, so process_response decides at once."""
+    reply = ConnectReply(status, "", Headers(headers), b"", "proxy")
+    mw.scheduler.corroborator.remember(proxy, reply, topic=category)
 
 
 def _stat(mw: ProxyErrorsMiddleware, key: str) -> Any:
@@ -150,6 +163,7 @@ def test_account_is_provider_and_fingerprint_never_the_secret() -> None:
 
 def test_rate_limit_spends_the_throttle_budget_not_retry_times() -> None:
     mw, clock = _mw({"RETRY_TIMES": 2})
+    _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
     request = Request("http://example.com/", meta={"proxy": SOAX, "retry_times": 2})
     mw.process_request(request)
     retry = mw.process_response(request, _soax(429, "RATE_LIMIT_EXCEEDED", request))
@@ -165,6 +179,7 @@ def test_throttle_budget_gives_up_by_count_and_says_why(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     mw, _ = _mw({"PROXYERRORS_THROTTLE_MAX_COUNT": 3})
+    _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
     request = Request("http://example.com/", meta={"proxy": SOAX,
                                                    "_proxyerrors_throttled": 3})
     mw.process_request(request)
@@ -176,6 +191,7 @@ def test_throttle_budget_gives_up_by_count_and_says_why(
 
 def test_throttle_budget_gives_up_by_time() -> None:
     mw, clock = _mw({"PROXYERRORS_THROTTLE_MAX_TIME": 60})
+    _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
     request = Request("http://example.com/", meta={
         "proxy": SOAX, "_proxyerrors_throttled": 1,
         "_proxyerrors_throttled_since": clock.now - 59})
@@ -189,6 +205,7 @@ def test_throttle_budget_gives_up_by_time() -> None:
 
 def test_retry_after_pauses_the_account_for_the_whole_window() -> None:
     mw, clock = _mw()
+    _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
     first = Request("http://example.com/1", meta={"proxy": SOAX})
     mw.process_request(first)
     account = first.meta[INFLIGHT]
@@ -213,6 +230,7 @@ def test_retry_after_pauses_the_account_for_the_whole_window() -> None:
 
 def test_retry_after_zero_waits_at_least_the_backoff() -> None:
     mw, clock = _mw({"PROXYERRORS_BACKOFF_BASE": 2.0})
+    _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
     request = Request("http://example.com/", meta={"proxy": SOAX})
     mw.process_request(request)
     retry = mw.process_response(request, _soax(429, "RATE_LIMIT_EXCEEDED", request,
@@ -223,6 +241,7 @@ def test_retry_after_zero_waits_at_least_the_backoff() -> None:
 
 def test_one_info_line_per_pause(caplog: pytest.LogCaptureFixture) -> None:
     mw, _ = _mw()
+    _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
     caplog.set_level("DEBUG", logger="scrapy_proxyerrors.middleware")
     for i in range(4):
         request = Request(f"http://example.com/{i}", meta={"proxy": SOAX})
@@ -288,6 +307,7 @@ def test_a_dead_sticky_session_is_replaced_once() -> None:
 
 def test_a_stop_requeues_everything_after_it() -> None:
     mw, _ = _mw()
+    _connect_says(mw, 407, {"X-SOAX-Error": "AUTH_FAILED"}, category="auth")
     request = Request("http://example.com/", meta={"proxy": SOAX})
     mw.process_request(request)
     kept = mw.process_response(request, _soax(407, "AUTH_FAILED", request))
@@ -317,6 +337,7 @@ def test_drop_raises_the_plugins_exception() -> None:
 def test_concurrency_errors_lower_the_accounts_limit() -> None:
     mw, clock = _mw()
     proxy = "http://u:p@10.0.0.1:8080"
+    _connect_says(mw, 453, {}, proxy, "concurrency")
     meta = {"proxy": proxy, "proxyerrors_provider": "proxiesfo"}
     flying = [Request(f"http://example.com/{i}", meta=dict(meta)) for i in range(8)]
     for r in flying:

@@ -94,6 +94,12 @@ class Trigger:
         self.fired: list[float] = []
 
     def __call__(self, record: Any) -> Any:
+        if record.kind == "connect":
+            # The plugin's corroborating CONNECT probe through worker 0's
+            # session: the account's refusal holds for CONNECT too, as live.
+            with self.lock:
+                fired = bool(self.fired)
+            return self.reply() if fired and record.session == "w0" else None
         if record.kind != "plain":
             return None
         worker = worker_of(record.url)

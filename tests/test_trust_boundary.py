@@ -258,15 +258,6 @@ def test_a_hostile_target_cannot_pause_or_stop_a_tagged_providers_crawl(provider
                    for k in stats)
 
 
-#: The middleware still learns a proxy's provider from any classified reply
-#: (then names it), and does not yet probe: wiring in middleware.py pending.
-PENDING_MIDDLEWARE_WIRING = pytest.mark.xfail(
-    strict=True,
-    reason="middleware.py learns providers from capped plain replies; probe not wired",
-)
-
-
-@PENDING_MIDDLEWARE_WIRING
 @pytest_twisted.inlineCallbacks
 def test_a_hostile_target_cannot_stop_a_generic_pools_crawl() -> Any:
     """No provider set: a target forges helodata's account-suspended header."""
@@ -340,3 +331,84 @@ def test_the_corroborator_shares_and_remembers_probes() -> Any:
                                                     target_host="example.com"))
         connects = [r for r in emu.requests if r.kind == "connect"]
     assert corroborator.probes == 2 and len(connects) == 2
+
+
+def _forgeable_claims() -> list[Any]:
+    """Per built-in proxy profile with a signature header: one rule that would
+    stop the crawl or pause the account, as a reply a target could forge."""
+    found = []
+    for name, profile in sorted(BUILTIN_PROFILES.items()):
+        if profile.kind != "proxy" or not profile.signature_headers:
+            continue
+        header = (profile.code_headers or profile.signature_headers)[0]
+        for rule in profile.rules:
+            reaching = rule.action is Action.STOP or (
+                rule.action is Action.SLOWDOWN and rule.scope in (Scope.ACCOUNT, Scope.CRAWL))
+            if reaching and rule.code and not rule.is_family:
+                found.append(pytest.param(rule.status or 403, {header: rule.code}, id=name))
+                break
+    return found
+
+
+@pytest.mark.parametrize(("status", "headers"), _forgeable_claims())
+@pytest_twisted.inlineCallbacks
+def test_a_hostile_target_cannot_stop_or_pause_a_multi_site_crawl(
+    status: int, headers: dict[str, str]
+) -> Any:
+    """No provider set, a generic pool: one site forges a provider's stop or
+    account-pause reply over plain HTTP. The CONNECT probe through the same
+    proxy opens a tunnel, so the claim stays capped: every other site is
+    crawled in full, nothing stops, nothing pauses the account."""
+    forged = Reply(status, {**headers, "Retry-After": "3600"}, b"")
+    with Emulator("generic") as emu:
+        emu.set_responder(_hostile("hostile.test", forged))
+        outcome = Outcome()
+        crawler = make_crawler({"CONCURRENT_REQUESTS": 4, "RETRY_TIMES": 1})
+        urls = [emu.target_url(f"/page/{i}", host=host)
+                for i in range(1, 6) for host in ("hostile.test", "a.test", "b.test")]
+        yield crawler.crawl(requests=[(u, {"proxy": emu.proxy_url()}) for u in urls],
+                            outcome=outcome)
+        probes = [r for r in emu.requests if r.kind == "connect"]
+    stats = crawler.stats.get_stats()
+    assert stats["finish_reason"] == "finished"
+    assert sorted(u for u in outcome.ok_urls if "hostile" not in u) == sorted(
+        u for u in urls if "hostile" not in u)
+    assert not any(k.startswith(("proxyerrors/stop", "proxyerrors/action/slowdown",
+                                 "proxyerrors/action/stop", "proxyerrors/action/drop"))
+                   for k in stats), stats
+    # The forgery was seen, probed, and not confirmed.
+    assert probes and stats["proxyerrors/corroboration/refuted"] >= 1
+    assert "proxyerrors/corroboration/confirmed" not in stats
+
+
+def test_a_capped_claims_long_wait_never_escalates_to_drop_or_stop() -> None:
+    """A forged Retry-After: 3600 on a capped claim is handed on (as stock
+    Scrapy would), never turned into a drop or a stop."""
+    import random
+
+    from scrapy_proxyerrors._policy import Attempt, PolicyConfig, plan
+
+    forged = {"X-Helodata-Error-Code": "account-suspended", "Retry-After": "3600"}
+    error = classify(403, forged, proxy_url="http://10.9.8.7:8080", now=NOW)
+    assert error is not None and error.claimed is not None
+    decided = plan(error, attempt=Attempt(), now=NOW, cfg=PolicyConfig(max_wait=300.0),
+                   rng=random.Random(0))
+    assert decided.action not in REACHING
+
+
+def test_a_remembered_probe_judges_only_claims_of_its_category() -> None:
+    """A tunnel opened a moment ago for a rate-limit claim says nothing about
+    a credits claim: that one needs its own probe (``known`` is ``None``)."""
+    from scrapy_proxyerrors._probe import Corroborator
+
+    corroborator = Corroborator(clock=lambda: 100.0)
+    corroborator.remember(SOAX_HOST, _reply(200), topic="rate_limit")
+    rate = _error({"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"}, 429, provider="soax")
+    credits = _error({"X-SOAX-Error": "PACKAGE_NO_CREDITS"}, provider="soax")
+    judged = corroborator.known(rate, proxy_url=SOAX_HOST)
+    assert judged is not None and judged.claimed is not None
+    assert corroborator.known(credits, proxy_url=SOAX_HOST) is None
+    corroborator.remember(SOAX_HOST, _reply(407, {"X-SOAX-Error": "PACKAGE_NO_CREDITS"}),
+                          topic=str(credits.category))
+    confirmed = corroborator.known(credits, proxy_url=SOAX_HOST)
+    assert confirmed is not None and confirmed.action is Action.STOP

@@ -23,13 +23,24 @@ class _RateLimitEvery:
         self.emulator = emulator
         self.every = every
         self.count = 0
+        self.limited_until = 0.0
 
     def __call__(self, record: Any) -> Any:
-        self.count += 1
-        if self.count % self.every:
-            return None
+        import time
+
         from scrapy_proxyerrors.emulator import Reply
 
+        now = time.monotonic()
+        if record.kind == "connect":
+            # The limit holds for the whole Retry-After window, for CONNECT
+            # too: the plugin's corroborating probe sees it, as it would live.
+            if now >= self.limited_until:
+                return None
+        else:
+            self.count += 1
+            if self.count % self.every:
+                return None
+            self.limited_until = now + 1.0
         reply = self.emulator.error_reply("RATE_LIMIT_EXCEEDED")
         return Reply(reply.status, [*reply.headers, ("Retry-After", "1")], reply.body)
 
