@@ -41,7 +41,7 @@ from ._probe import Corroborator
 from ._routes import Credentials, basic_header, session_of, with_new_session
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Coroutine, Sequence
 
     from scrapy import Request
     from scrapy.crawler import Crawler
@@ -511,14 +511,19 @@ class Scheduler:
 
     # ------------------------------------------------------- corroboration
 
-    async def corroborate(self, request: Request, error: ProviderError) -> ProviderError:
+    def corroborate(
+        self, request: Request, error: ProviderError
+    ) -> Coroutine[Any, Any, ProviderError]:
         """*error*, met on a plain-HTTP reply through ``meta["proxy"]``, as a
         CONNECT probe through the same proxy and credentials lets the crawl act
         on it (:mod:`._probe`): the claim stands only if the proxy itself
         refuses the tunnel the same way; otherwise it is capped.
+
+        The account's hold starts here, synchronously, before the returned
+        coroutine is first awaited: Scrapy 2.13 runs a coroutine from
+        ``process_response`` one event-loop turn later, and a request admitted
+        in that turn would run into the very refusal the probe is about.
         """
-        corroborator = self.corroborator
-        before = corroborator.probes
         # While the probe is out, the account's other requests wait for its
         # verdict (briefly: one CONNECT) instead of running into the same
         # refusal; a remembered verdict is back at once.
@@ -528,6 +533,13 @@ class Scheduler:
                 # Those already queued in a download slot wait for it too.
                 self.recall(account, self.clock() + _RECHECK, f"corroborate:{account}")
             self._corroborating[account] = self._corroborating.get(account, 0) + 1
+        return self._probe(request, error, account)
+
+    async def _probe(
+        self, request: Request, error: ProviderError, account: str | None
+    ) -> ProviderError:
+        corroborator = self.corroborator
+        before = corroborator.probes
         try:
             checked = await corroborator.check(
                 error,

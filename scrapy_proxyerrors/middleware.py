@@ -67,7 +67,7 @@ from ._vocabulary import Action, Category, Transport
 from .exceptions import BadSettingError, ProviderErrorDropped, ProxyTunnelError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Coroutine, Iterable
 
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
@@ -320,15 +320,19 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             # other path stays synchronous, as RetryMiddleware's callers expect.
             known = scheduler.corroborated(request, error)
             if known is None:
-                return self._corroborated(request, response, error)  # type: ignore[return-value]
+                # The account's hold starts now; the probe when Scrapy awaits.
+                probe = scheduler.corroborate(request, error)
+                return self._corroborated(request, response, probe)  # type: ignore[return-value]
             error = known
         return self._decided(request, response, error)
 
     async def _corroborated(
-        self, request: Request, response: Response, error: ProviderError
+        self,
+        request: Request,
+        response: Response,
+        probe: Coroutine[Any, Any, ProviderError],
     ) -> Request | Response:
-        error = await self.scheduler.corroborate(request, error)
-        return self._decided(request, response, error)
+        return self._decided(request, response, await probe)
 
     def _decided(
         self, request: Request, response: Response, error: ProviderError

@@ -7,6 +7,7 @@ test sleeps.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from typing import Any
 
@@ -226,6 +227,43 @@ def test_retry_after_pauses_the_account_for_the_whole_window() -> None:
     assert mw.process_request(other) is None
     clock.now += 31
     assert mw.process_request(Request("http://example.com/z", meta={"proxy": SOAX})) is None
+
+
+def test_the_account_is_held_from_the_moment_a_probe_is_needed() -> None:
+    """A plain-HTTP 429 with no remembered CONNECT verdict: process_response
+    returns an awaitable (the probe), and the account is held *before* it is
+    awaited. (Scrapy 2.13 starts that coroutine one event-loop turn later; a
+    request admitted in that turn was sent into the rate limit.)"""
+    mw, clock = _mw()
+    probes: list[str] = []
+
+    async def check(error: Any, **kwargs: Any) -> Any:
+        probes.append(kwargs["proxy_url"])
+        return error  # the proxy's CONNECT reply agreed
+
+    mw.scheduler.corroborator.check = check  # type: ignore[method-assign]
+    first = Request("http://example.com/1", meta={"proxy": SOAX})
+    mw.process_request(first)
+    account = first.meta[INFLIGHT]
+    pending = mw.process_response(first, _soax(429, "RATE_LIMIT_EXCEEDED", first))
+    assert inspect.iscoroutine(pending)
+    second = Request("http://example.com/2", meta={"proxy": SOAX})
+    parked = mw.process_request(second)
+    assert isinstance(parked, Request)
+    assert parked.meta[NOT_BEFORE] > clock.now
+    assert parked.meta["_proxyerrors_wait_on"] == f"corroborate:{account}"
+    assert probes == []  # nothing awaited yet
+    # Scrapy awaits it: the probe runs, the verdict holds, the retry waits.
+    with pytest.raises(StopIteration) as done:
+        pending.send(None)
+    assert probes == [SOAX]
+    retry = done.value.value
+    assert isinstance(retry, Request) and retry.meta[NOT_BEFORE] > clock.now
+    assert _stat(mw, "proxyerrors/corroboration/confirmed") == 1
+    third = Request("http://example.com/3", meta={"proxy": SOAX})
+    later = mw.process_request(third)
+    assert isinstance(later, Request)
+    assert "_proxyerrors_wait_on" not in later.meta, "the probe's hold is over"
 
 
 def test_retry_after_zero_waits_at_least_the_backoff() -> None:

