@@ -183,8 +183,9 @@ def json_seconds(
 
 
 def plaintext(body: bytes, limit: int = TEXT_LIMIT) -> str:
-    """The start of a plaintext body, decoded leniently and case-folded."""
-    return body[: limit * 4].decode("utf-8", "replace").strip()[:limit].casefold()
+    """The start of a plaintext body, decoded leniently and case-folded:
+    at most *limit* characters (case folding may lengthen a text: ``ß`` is ``ss``)."""
+    return body[: limit * 4].decode("utf-8", "replace").strip()[:limit].casefold()[:limit]
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,7 +127,7 @@ THROTTLE_CATEGORIES = frozenset({Category.RATE_LIMIT, Category.CONCURRENCY})
 #: Statuses whose ``Retry-After`` means "unavailable until then" (RFC 9110).
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 #: Share of a stated rate the crawl uses: a margin for clocks and in-flight requests.
-RATE_MARGIN = 0.9
+RATE_MARGIN = 0.95
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +243,12 @@ def plan(
     elif action is Action.ROTATE:
         # Another route does not need to wait for this one to recover.
         wait = 0.0
+    elif error.category is Category.CONCURRENCY and not attempt.throttled:
+        # The account's concurrency limit drops to the level refused (the
+        # scheduler's): the retry waits for a free place under it, not for a
+        # backoff or a pause of the whole account. A second refusal of the same
+        # request (another process, a limit lowered elsewhere) backs off.
+        wait = 0.0
     else:
         wait = floor
     if wait > cfg.max_wait:
@@ -253,7 +259,7 @@ def plan(
         return Plan(escalated, escalated_from=wait, overridden=overridden)
     pause_on: PauseOn | None = None
     pause = 0.0
-    if action is Action.SLOWDOWN or (throttle and asked is not None):
+    if (action is Action.SLOWDOWN or (throttle and asked is not None)) and wait > 0:
         scope = error.scope
         pause_on = (
             PauseOn.ACCOUNT
@@ -314,12 +320,16 @@ def plan_plain(
     ``RETRY_TIMES`` exactly as ``RetryMiddleware`` would; the attempt waits the
     backoff, or a 429/503's ``Retry-After`` (at least the backoff). A
     ``Retry-After`` longer than ``max_wait`` gives the retry up (``PASS``): the
-    plugin does not hold a request that long. *route_failure*: a connection
-    failure through a proxy, which rests the route and rotates where possible.
+    plugin does not hold a request that long; a shorter one also pauses that
+    site through that route or account (``PauseOn.SITE``) for the window.
+    *route_failure*: a connection failure through a proxy, which rests the
+    route and rotates where possible.
     *outage*: a failure of a scraping API's own service (its breaker counts it).
     """
     wait = backoff(attempt.retries, cfg.backoff_base, cfg.backoff_max, rng)
     asked = parse_retry_after(retry_after, now) if retry_after else None
+    pause_on: PauseOn | None = None
+    pause = 0.0
     if asked is not None and status in RETRY_AFTER_STATUSES:
         if asked > cfg.max_wait:
             return Plan(
@@ -328,10 +338,16 @@ def plan_plain(
                 give_up="Retry-After longer than PROXYERRORS_MAX_WAIT",
             )
         wait = max(wait, asked)
+        # Said by the proxy or by the target (a plain-HTTP reply may be
+        # either): it holds this site through this route or account for the
+        # window, never the whole proxy (a target cannot pause other sites).
+        pause_on, pause = PauseOn.SITE, wait
     return Plan(
         Action.ROTATE if route_failure else Action.RETRY,
         wait,
         Budget.RETRY,
+        pause_on=pause_on,
+        pause=pause,
         cooldown=cfg.route_cooldown if route_failure else 0.0,
         outage=outage,
     )

@@ -37,6 +37,7 @@ from twisted.python.threadable import isInIOThread
 from . import _stats as S
 from ._compat import call_later, close_spider
 from ._identity import LRU
+from ._policy import RATE_MARGIN
 from ._probe import Corroborator
 from ._routes import Credentials, basic_header, session_of, with_new_session
 
@@ -64,6 +65,8 @@ AVOID = "_proxyerrors_avoid"
 SLOT = "_proxyerrors_slot"
 PROBE = "_proxyerrors_probe"
 SENT = "_proxyerrors_sent"
+#: How many requests of the account were in flight when this one was sent.
+SENT_WITH = "_proxyerrors_sent_with"
 ACCOUNT = "_proxyerrors_account"
 RESERVED = "_proxyerrors_reserved"
 
@@ -71,6 +74,12 @@ RESERVED = "_proxyerrors_reserved"
 #: re-checked at the latest after this many seconds (it is normally released
 #: as soon as a request of its account finishes).
 _RECHECK = 2.0
+#: A concurrency limit held at the level below a refusal tries one more
+#: after this many successes per unit of the limit.
+_PROBE_EVERY = 100
+#: Two refusals one below the limit within this many successes per unit of
+#: the limit: the level below them is the provider's.
+_NEAR_REPEAT = 3
 #: Due within this much: sent now (timers are not more precise).
 _EPSILON = 0.002
 
@@ -127,13 +136,19 @@ class RoutePool:
         self._generation += 1
 
     def pick(
-        self, ready_of: Callable[[str], float], now: float, avoid: str | None = None
+        self,
+        ready_of: Callable[[str], float],
+        now: float,
+        avoid: str | None = None,
+        skip: Callable[[str], bool] | None = None,
     ) -> tuple[str, str]:
         """The next healthy proxy URL and its route id.
 
         Resting routes and *avoid* (the route that just failed) are skipped;
         when every route rests, the one that recovers first is used, still
-        never *avoid* while another route exists.
+        never *avoid* while another route exists. *skip* passes over a route
+        for this request only (paused for its site), leaving it in the ring
+        for other sites.
         """
         resting, ring, in_ring = self._resting, self._ring, self._in_ring
         while resting and resting[0][0] <= now:
@@ -142,6 +157,7 @@ class RoutePool:
                 in_ring[index] = True
                 ring.append(index)
         avoided: int | None = None
+        skipped: int | None = None
         for _ in range(len(ring)):
             index = ring.popleft()
             route = self.route(index)
@@ -154,7 +170,13 @@ class RoutePool:
             if route == avoid and len(self._proxies) > 1:
                 avoided = index
                 continue
+            if skip is not None and skip(route):
+                if skipped is None:
+                    skipped = index
+                continue
             return self._proxies[index], route
+        if skipped is not None:
+            return self._proxies[skipped], self.route(skipped)
         if avoided is not None:
             return self._proxies[avoided], self.route(avoided)
         if resting:
@@ -225,10 +247,13 @@ class Scheduler:
         self._timer_due = math.inf
         self._inflight: dict[str, int] = {}
         self._limits: dict[str, float] = {}
+        self._streaks: dict[str, int] = {}
+        self._since_near: dict[str, int] = {}
         self._ceilings: dict[str, float] = {}
         self._paced: set[str] = set()
         self._tails: LRU[str, float] = LRU()
         self._limited: LRU[str, deque[float]] = LRU()
+        self._served: LRU[str, list[float]] = LRU()
         self._breakers: dict[str, _Breaker] = {}
         self._sites: set[str] = set()
         # dead session's route -> (its replacement's credentials, route)
@@ -610,9 +635,23 @@ class Scheduler:
         meta = request.meta
         current = meta.get(META_ROUTE) if meta.get(ASSIGNED) else None
         avoid = meta.pop(AVOID, None)
-        if current is not None and avoid is None and self._ready(current) <= now:
+        skip: Callable[[str], bool] | None = None
+        if self._sites:
+            # A route may be paused for this site only (a bare Retry-After).
+            host = urlsplit(request.url).hostname or ""
+            paused_until = self.state.paused_until
+
+            def skip(route: str) -> bool:
+                return paused_until(f"{route}|{host}") > now
+
+        if (
+            current is not None
+            and avoid is None
+            and self._ready(current) <= now
+            and (skip is None or not skip(current))
+        ):
             return
-        proxy, route = self.pool.pick(self._ready, now, avoid or current)
+        proxy, route = self.pool.pick(self._ready, now, avoid or current, skip)
         # The URL carries the credentials; HttpProxyMiddleware (750) turns them
         # into Proxy-Authorization and drops the old proxy's header.
         meta["proxy"] = proxy
@@ -623,8 +662,7 @@ class Scheduler:
         ):
             # Opt-in (PROXYERRORS_SLOT_PER_ROUTE): one download slot per route
             # and site, which multiplies a site's rate by the pool size.
-            host = urlsplit(request.url).hostname
-            meta["download_slot"] = meta[SLOT] = f"{host}|{route}"
+            meta["download_slot"] = meta[SLOT] = f"{urlsplit(request.url).hostname}|{route}"
 
     def _ready(self, route: str) -> float:
         state = self.state
@@ -703,6 +741,7 @@ class Scheduler:
         self._inflight[account] = inflight + 1
         meta[INFLIGHT] = meta[ACCOUNT] = account
         meta[SENT] = now
+        meta[SENT_WITH] = inflight
         return 0.0, None
 
     def spread(self, key: str, start: float) -> float:
@@ -763,10 +802,34 @@ class Scheduler:
             self._breaker_success(account)
         if self._limits and account in self._limits:
             self._increase(account)
+        now = self.clock()
         if self._limited and account in self._limited:
             stamps = self._limited.get(account)
             if stamps is not None:
-                stamps.append(self.clock())
+                stamps.append(now)
+        # Successes per second, in two one-second buckets: what the account
+        # sustained just before a first 429, should one come.
+        served = self._served.get(account)
+        if served is None:
+            self._served.put(account, [now, 1.0, 0.0])
+        elif now - served[0] < 1.0:
+            served[1] += 1.0
+        else:
+            served[2] = served[1] if now - served[0] < 2.0 else 0.0
+            served[0] = now
+            served[1] = 1.0
+
+    def served_last_second(self, account: str, now: float) -> float:
+        """About how many replies *account* served in the second before *now*."""
+        served = self._served.get(account)
+        if served is None:
+            return 0.0
+        age = now - served[0]
+        if age >= 2.0:
+            return 0.0
+        if age >= 1.0:
+            return served[1] * (2.0 - age)
+        return served[1] + served[2] * (1.0 - age)
 
     def cool(self, route: str, cooldown: float, now: float) -> float:
         until = self.state.record_failure(route, now, cooldown)
@@ -846,34 +909,50 @@ class Scheduler:
         *,
         limited: bool,
         sent: float | None = None,
+        admitted_as: str | None = None,
     ) -> float | None:
         """Pace *key*: at the *stated* rate, else (429s repeat) at the rate the
         account sustained before its last 429. Returns the new rate, if any.
 
         *sent*: when the refused request was sent. A 429 for a request sent
         before the previous one was seen (it was in flight) is the same signal,
-        not a repeat.
+        not a repeat. *admitted_as*: the account the refused request was sent
+        under, whose successes count when the account was only just named (a
+        provider learnt from this very 429: until then the proxy was its own
+        account).
         """
         rate = stated
         if rate is None and limited:
             stamps = self._limited.get(key)
             if stamps is None:
                 self._limited.put(key, deque([now], maxlen=2_000))
-                return None
-            if sent is not None and stamps and sent < stamps[0]:
-                return None
-            window = max(wait, 1.0)
-            # stamps[0] is when the previous 429 was seen; the rest are successes since.
-            recent = sum(1 for t in itertools.islice(stamps, 1, None) if t > now - window)
-            current = self.state.rate(key) if key in self._paced else 0.0
-            if current and not recent:
-                rate = current * 0.75
+                # The first 429. With a window of a second at most, what the
+                # account served in the second before it is what the limit
+                # lets through; a longer window is learnt from the successes
+                # between this 429 and the next.
+                served = 0.0
+                if wait <= 1.0:
+                    served = self.served_last_second(key, now)
+                    if admitted_as is not None and admitted_as != key:
+                        served = max(served, self.served_last_second(admitted_as, now))
+                if served < 1.0 or key in self._paced:
+                    return None
+                rate = max(served * RATE_MARGIN, 0.5)
             else:
-                rate = max(recent * 0.9 / window, 0.5)
-                if current:
-                    rate = min(rate, current * 0.9)
-            stamps.clear()
-            stamps.append(now)
+                if sent is not None and stamps and sent < stamps[0]:
+                    return None
+                window = max(wait, 1.0)
+                # stamps[0] is when the previous 429 was seen; the rest are successes since.
+                recent = sum(1 for t in itertools.islice(stamps, 1, None) if t > now - window)
+                current = self.state.rate(key) if key in self._paced else 0.0
+                if current and not recent:
+                    rate = current * 0.75
+                else:
+                    rate = max(recent * RATE_MARGIN / window, 0.5)
+                    if current:
+                        rate = min(rate, current * RATE_MARGIN)
+                stamps.clear()
+                stamps.append(now)
         if rate is None or not rate > 0:
             return None
         self.state.set_rate(key, rate, now + self.config.rate_ttl)
@@ -886,25 +965,73 @@ class Scheduler:
 
     # --------------------------------------------------- adaptive concurrency
 
-    def lower_concurrency(self, account: str) -> int:
-        """A concurrency error: multiplicative decrease of *account*'s limit."""
-        inflight = self._inflight.get(account, 0) + 1  # this request was in flight
-        current = self._limits.get(account, float(inflight))
-        self._ceilings[account] = float(inflight)
-        limit = max(
-            float(self.config.concurrency_floor),
-            math.floor(min(current, inflight) * self.config.concurrency_decrease),
-        )
+    def lower_concurrency(self, account: str, sent_with: int | None = None) -> int:
+        """A concurrency error: lower *account*'s limit.
+
+        *sent_with*: how many of the account's requests were in flight when the
+        refused one was sent; the provider was then serving about its limit.
+
+        - Sent with as many as the current limit or more: it left before the
+          limit took effect (a burst's other refusals): nothing changes.
+        - Sent with fewer than the limit less one: the limit is far too high
+          and drops to that count at once, which becomes the ceiling.
+        - Sent with the limit less one: one step down. The provider may still
+          have been releasing a request the crawl already saw finish, so the
+          level stays reachable; a second such refusal soon after makes the
+          level below the refused one the ceiling (tried again after many
+          successes, see ``_increase``).
+
+        Without *sent_with* (a request from before the scheduler saw it): a
+        multiplicative decrease of the in-flight count.
+        """
+        floor = float(self.config.concurrency_floor)
+        current = self._limits.get(account, math.inf)
+        if sent_with is not None:
+            # The whole requests the limit lets through.
+            level = math.inf if math.isinf(current) else float(int(current))
+            if sent_with >= level:
+                return int(current) if level < math.inf else sent_with
+            if sent_with == level - 1:
+                limit = max(floor, level - 1)
+                since = self._since_near.get(account)
+                if since is not None and since < _NEAR_REPEAT * level:
+                    self._ceilings[account] = min(self._ceilings.get(account, math.inf), level)
+                self._since_near[account] = 0
+            else:
+                limit = max(floor, float(sent_with))
+                self._ceilings[account] = min(self._ceilings.get(account, math.inf), limit + 1)
+        else:
+            inflight = self._inflight.get(account, 0) + 1  # this request was in flight
+            current = self._limits.get(account, float(inflight))
+            self._ceilings[account] = float(inflight)
+            decreased = math.floor(min(current, inflight) * self.config.concurrency_decrease)
+            limit = max(floor, decreased)
+        self._streaks.pop(account, None)
+        if limit < current:
+            self.stats.inc_value(S.stat_key("concurrency", "decreases"))
         self._limits[account] = limit
-        self.stats.inc_value(S.stat_key("concurrency", "decreases"))
         self.stats.set_value(S.stat_key("concurrency", account, "limit"), int(limit))
         return int(limit)
 
     def _increase(self, account: str) -> None:
         limit = self._limits[account]
+        if account in self._since_near:
+            self._since_near[account] += 1
         # Additive increase of one per "limit" successes, up to just under the
-        # level at which the provider refused.
+        # level at which the provider refused...
         ceiling = self._ceilings.get(account, math.inf) - 1
+        if limit >= ceiling:
+            # ... which is tried again after many successes in a row (the
+            # provider's limit may have been raised, or the refusals came from
+            # requests sent while earlier ones were still being released): at
+            # most one refusal per _PROBE_EVERY x limit requests.
+            streak = self._streaks.get(account, 0) + 1
+            if streak < _PROBE_EVERY * max(limit, 1.0):
+                self._streaks[account] = streak
+                return
+            self._streaks.pop(account, None)
+            ceiling += 1
+            self._ceilings[account] = ceiling + 1
         raised = min(limit + 1.0 / max(limit, 1.0), max(ceiling, limit))
         if int(raised) != int(limit):
             self.stats.set_value(S.stat_key("concurrency", account, "limit"), int(raised))

@@ -60,7 +60,15 @@ from ._redact import (
     request_secrets,
 )
 from ._routes import url_credentials
-from ._scheduler import ASSIGNED, NOT_BEFORE, SENT, Scheduler, SchedulerConfig
+from ._scheduler import (
+    ACCOUNT,
+    ASSIGNED,
+    NOT_BEFORE,
+    SENT,
+    SENT_WITH,
+    Scheduler,
+    SchedulerConfig,
+)
 from ._state import RouteState
 from ._tunnel import ConnectReply, connect_reply, redacted_message
 from ._vocabulary import Action, Category, Transport
@@ -534,6 +542,19 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             request, retry, route, profile, decided.cooldown, now
         ):
             wait = 0.0
+        elif decided.pause_on is PauseOn.SITE:
+            # A bare Retry-After: nothing more goes to this site through this
+            # route (or account) inside the window; a pooled retry moves to
+            # another proxy of the pool at once.
+            self.scheduler.pause(
+                self.identity.site_key(account, request),
+                now + decided.pause,
+                site=True,
+                reason=f"{status} Retry-After",
+            )
+            if self.scheduler.can_move(request):
+                self.scheduler.move(retry, route)
+                wait = 0.0
         return self._delay(retry, now, wait)
 
     def _retry(
@@ -702,10 +723,12 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             rate = scheduler.learn_rate(
                 paced,
                 decided.rate,
-                decided.wait,
+                # The provider's window, where it says it.
+                error.wait if error.wait is not None else decided.wait,
                 now,
                 limited=error.status == 429,
                 sent=request.meta.get(SENT),
+                admitted_as=request.meta.get(ACCOUNT),
             )
             if rate is not None:
                 logger.debug(
@@ -714,7 +737,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
                     extra={"spider": self.crawler.spider},
                 )
         if decided.lower_concurrency:
-            limit = scheduler.lower_concurrency(account)
+            limit = scheduler.lower_concurrency(account, request.meta.get(SENT_WITH))
             logger.debug(
                 "%(reason)s: at most %(limit)d concurrent requests through %(key)s",
                 {"reason": error.reason, "limit": limit, "key": account},

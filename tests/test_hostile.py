@@ -483,6 +483,7 @@ def test_json_text_and_json_seconds(data: Any, paths: Any) -> None:
 
 
 @given(body=st.one_of(st.binary(max_size=2000), bodies), limit=st.integers(0, 500))
+@example(body=b"\x00" * 11 + "ß".encode(), limit=12).via("case folding lengthens ß")
 def test_plaintext(body: bytes, limit: int) -> None:
     text = plaintext(body, limit)
     assert isinstance(text, str) and len(text) <= limit

@@ -266,6 +266,38 @@ def test_the_account_is_held_from_the_moment_a_probe_is_needed() -> None:
     assert "_proxyerrors_wait_on" not in later.meta, "the probe's hold is over"
 
 
+def test_a_first_429_paces_at_what_the_account_served_the_second_before() -> None:
+    """A one-second window (Retry-After: 1, no stated limit): the successes of
+    the second before the first 429 are what the limit lets through."""
+    mw, clock = _mw()
+    _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
+    for i in range(20):
+        r = Request(f"http://example.com/{i}", meta={"proxy": SOAX})
+        assert mw.process_request(r) is None
+        mw.process_response(r, Response(r.url, status=200, request=r))
+        clock.now += 0.05
+    refused = Request("http://example.com/x", meta={"proxy": SOAX})
+    mw.process_request(refused)
+    account = refused.meta[INFLIGHT]
+    mw.process_response(refused, _soax(429, "RATE_LIMIT_EXCEEDED", refused,
+                                       **{"Retry-After": "1"}))
+    rate = _stat(mw, f"proxyerrors/pacing/{account}/rate")
+    assert rate == pytest.approx(20 * 0.95, rel=0.1)
+    # Not when the window is longer than a second: the next 429 teaches it.
+    mw2, clock2 = _mw()
+    _connect_says(mw2, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
+    for i in range(20):
+        r = Request(f"http://example.com/{i}", meta={"proxy": SOAX})
+        mw2.process_request(r)
+        mw2.process_response(r, Response(r.url, status=200, request=r))
+        clock2.now += 0.05
+    refused = Request("http://example.com/x", meta={"proxy": SOAX})
+    mw2.process_request(refused)
+    mw2.process_response(refused, _soax(429, "RATE_LIMIT_EXCEEDED", refused,
+                                        **{"Retry-After": "60"}))
+    assert _stat(mw2, f"proxyerrors/pacing/{account}/rate") is None
+
+
 def test_retry_after_zero_waits_at_least_the_backoff() -> None:
     mw, clock = _mw({"PROXYERRORS_BACKOFF_BASE": 2.0})
     _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
@@ -314,6 +346,53 @@ def test_connection_failure_rests_the_route_and_rotates() -> None:
         assert fresh.meta["proxy"] != first
     assert _stat(mw, "proxyerrors/rotate/proxy") == 1
     assert _stat(mw, "retry/count") == 1
+
+
+def test_a_bare_retry_after_in_a_pool_holds_that_site_on_that_proxy_only() -> None:
+    """A 503 with Retry-After and no provider signal (the proxy's or the
+    target's): spends RETRY_TIMES as Scrapy does, but the retry moves to
+    another proxy at once, and that proxy takes no request for that site
+    inside the window; other sites still use it."""
+    mw, clock = _mw({"PROXYERRORS_PROXIES": ["http://10.0.0.1:3128", "http://10.0.0.2:3128"]})
+    request = Request("http://example.com/")
+    assert mw.process_request(request) is None
+    first, route = request.meta["proxy"], request.meta["proxyerrors_route"]
+    response = Response(request.url, status=503, headers={"Retry-After": "5"}, request=request)
+    retry = mw.process_response(request, response)
+    assert isinstance(retry, Request)
+    assert NOT_BEFORE not in retry.meta and retry.meta[AVOID] == route
+    assert _stat(mw, "retry/count") == 1
+    assert mw.state.paused_until(route) == 0.0  # the proxy itself is not paused
+    assert mw.state.paused_until(f"{route}|example.com") == clock.now + 5
+    assert mw.process_request(retry) is None and retry.meta["proxy"] != first
+    same_site = [Request(f"http://example.com/{i}") for i in range(4)]
+    for r in same_site:
+        assert mw.process_request(r) is None
+    assert all(r.meta["proxy"] != first for r in same_site)
+    other_site = [Request(f"http://other.example/{i}") for i in range(4)]
+    for r in other_site:
+        assert mw.process_request(r) is None
+    assert any(r.meta["proxy"] == first for r in other_site)
+    clock.now += 6
+    later = [Request(f"http://example.com/later{i}") for i in range(4)]
+    for r in later:
+        assert mw.process_request(r) is None
+    assert any(r.meta["proxy"] == first for r in later)
+
+
+def test_a_bare_retry_after_without_a_pool_waits_and_holds_the_site() -> None:
+    mw, clock = _mw()
+    proxy = "http://10.0.0.1:3128"
+    request = Request("http://example.com/", meta={"proxy": proxy})
+    assert mw.process_request(request) is None
+    response = Response(request.url, status=429, headers={"Retry-After": "5"}, request=request)
+    retry = mw.process_response(request, response)
+    assert isinstance(retry, Request) and retry.meta[NOT_BEFORE] >= clock.now + 5
+    same = Request("http://example.com/2", meta={"proxy": proxy})
+    parked = mw.process_request(same)
+    assert isinstance(parked, Request) and parked.meta[NOT_BEFORE] >= clock.now + 5
+    other = Request("http://other.example/", meta={"proxy": proxy})
+    assert mw.process_request(other) is None
 
 
 def test_a_dead_sticky_session_is_replaced_once() -> None:
@@ -373,7 +452,12 @@ def test_drop_raises_the_plugins_exception() -> None:
 
 
 def test_concurrency_errors_lower_the_accounts_limit() -> None:
-    mw, clock = _mw()
+    """A 453 for a request sent with 5 of the account's requests in flight: the
+    provider serves at most 5 at once, and the account's limit is 5 at once
+    (later refusals of the same burst, sent with more in flight, change
+    nothing). The retry waits for a place under the limit, not a backoff, and
+    the account is not paused."""
+    mw, _ = _mw()
     proxy = "http://u:p@10.0.0.1:8080"
     _connect_says(mw, 453, {}, proxy, "concurrency")
     meta = {"proxy": proxy, "proxyerrors_provider": "proxiesfo"}
@@ -381,20 +465,55 @@ def test_concurrency_errors_lower_the_accounts_limit() -> None:
     for r in flying:
         assert mw.process_request(r) is None
     account = flying[0].meta[INFLIGHT]
-    retry = mw.process_response(flying[0], Response(flying[0].url, status=453,
-                                                    request=flying[0]))
-    assert isinstance(retry, Request)
-    limit = _stat(mw, f"proxyerrors/concurrency/{account}/limit")
-    assert limit == 4
-    for r in flying[1:]:
+    retries = [
+        mw.process_response(r, Response(r.url, status=453, request=r))
+        for r in (flying[5], flying[7], flying[6])
+    ]
+    assert all(isinstance(r, Request) and NOT_BEFORE not in r.meta for r in retries)
+    assert _stat(mw, f"proxyerrors/concurrency/{account}/limit") == 5
+    assert _stat(mw, "proxyerrors/concurrency/decreases") == 1
+    assert mw.state.paused_until(account) == 0.0
+    for r in flying[:5]:
         mw.process_response(r, Response(r.url, status=200, request=r))
-    clock.now += 60  # the pause is over; the limit stays
     admitted = []
     for i in range(8):
         r = Request(f"http://example.com/n{i}", meta=dict(meta))
         admitted.append(mw.process_request(r) is None)
-    # Successes raised it additively (one per "limit" successes), not back to 8.
+    # Successes do not raise it back to the level the provider refused.
     assert admitted.count(True) == mw.scheduler.concurrency_limit(account) == 5
+    # A retry waits for a place under the limit.
+    assert isinstance(mw.process_request(retries[0]), Request)
+
+
+def test_a_limit_held_below_a_refusal_tries_one_more_after_many_successes() -> None:
+    mw, _clock = _mw()
+    proxy = "http://u:p@10.0.0.1:8080"
+    _connect_says(mw, 453, {}, proxy, "concurrency")
+    meta = {"proxy": proxy, "proxyerrors_provider": "proxiesfo"}
+    flying = [Request(f"http://example.com/{i}", meta=dict(meta)) for i in range(3)]
+    for r in flying:
+        mw.process_request(r)
+    account = flying[0].meta[INFLIGHT]
+    mw.process_response(flying[2], Response(flying[2].url, status=453, request=flying[2]))
+    assert mw.scheduler.concurrency_limit(account) == 2
+    mw.process_response(flying[0], Response(flying[0].url, status=200, request=flying[0]))
+    mw.process_response(flying[1], Response(flying[1].url, status=200, request=flying[1]))
+
+    def succeed(name: str) -> None:
+        r = Request(f"http://example.com/{name}", meta=dict(meta))
+        assert mw.process_request(r) is None
+        mw.process_response(r, Response(r.url, status=200, request=r))
+
+    # 100 successes per unit of the limit (200 here), counting the two above.
+    for i in range(197):
+        succeed(f"s{i}")
+    assert mw.scheduler.concurrency_limit(account) == 2
+    succeed("200th")
+    assert mw.scheduler.concurrency_limit(account) == 2  # raised by 1/limit: 2.5
+    succeed("201st")
+    assert mw.scheduler.concurrency_limit(account) == 2  # 2.9
+    succeed("202nd")
+    assert mw.scheduler.concurrency_limit(account) == 3
 
 
 def test_breaker_opens_after_consecutive_outages_and_probes_once() -> None:

@@ -296,15 +296,21 @@ def test_plan_stated_rate_paces_with_a_margin() -> None:
         provider="wxapros",
     )
     p = _plan(error)
-    assert p.rate == pytest.approx(0.9)
+    assert p.rate == pytest.approx(0.95)
     no_headers = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
     assert _plan(no_headers).rate is None
-    assert _plan(no_headers, documented_rate=10.0).rate == pytest.approx(9.0)
+    assert _plan(no_headers, documented_rate=10.0).rate == pytest.approx(9.5)
 
 
 def test_plan_concurrency_lowers_the_limit_and_internal_is_an_outage() -> None:
     p = _plan(classify(453, {}, b"", provider="proxiesfo"))
     assert p.lower_concurrency and p.budget is Budget.THROTTLE
+    # The first refusal waits for a place under the lowered limit only: no
+    # backoff, no pause of the account.
+    assert (p.wait, p.pause_on, p.pause) == (0.0, None, 0.0)
+    # A second refusal of the same request backs off, and pauses the account.
+    again = _plan(classify(453, {}, b"", provider="proxiesfo"), attempt=Attempt(throttled=1))
+    assert again.wait > 0 and again.pause == again.wait and again.pause_on is not None
     p = _plan(classify(500, {}, b'{"error": "internal_error"}', transport="api",  # type: ignore[arg-type]
                        provider="chocodata"))
     assert p.outage and p.budget is Budget.RETRY

@@ -108,6 +108,16 @@ class _Ticket:
         self.scenario = True
 
 
+def _release(ticket: _Ticket) -> None:
+    """Free what the request held (its place under a concurrency limit) once
+    its reply is ready, before the reply is written: over loopback, a client
+    that reads the reply can send its next request before this thread runs
+    again, which a real provider, a round trip away, never sees."""
+    cleanups, ticket.cleanups = ticket.cleanups, []
+    for cleanup in cleanups:
+        cleanup()
+
+
 def basic_credentials(value: str | None) -> tuple[str | None, str | None]:
     """``(user, password)`` from a Basic ``Proxy-Authorization`` value.
 
@@ -957,6 +967,7 @@ class Emulator:
                 done = self._finish(rec, reply, ticket.code)
                 if connect:
                     state.connect_error_seq = done.seq
+                _release(ticket)
                 self._send(conn, reply, head_only=method == "HEAD", close=close_after)
                 return True
             if connect:
@@ -969,11 +980,11 @@ class Emulator:
             else:
                 reply = forwarded
                 self._finish(rec, reply, None)
+            _release(ticket)
             self._send(conn, reply, head_only=method == "HEAD", close=close_after)
             return True
         finally:
-            for cleanup in ticket.cleanups:
-                cleanup()
+            _release(ticket)
 
     def _refund(self, ticket: _Ticket) -> None:
         if ticket.charged and self._budget is not None:
@@ -1132,11 +1143,11 @@ class Emulator:
                 reply = self._with_rate_headers(reply, ticket)
                 # A scrape's target failure is an error no ticket chose.
                 self._finish(rec, reply, ticket.code, derive=ticket.code is None)
+            _release(ticket)
             self._send(conn, reply, head_only=method == "HEAD", close=close_after)
             return True
         finally:
-            for cleanup in ticket.cleanups:
-                cleanup()
+            _release(ticket)
 
     def _api_key(self, msg: Message, query: dict[str, list[str]]) -> str | None:
         """The API key, from the provider's header or its query parameter."""
