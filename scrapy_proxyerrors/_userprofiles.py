@@ -49,7 +49,7 @@ from typing import Any, Literal, cast
 
 from scrapy.exceptions import NotConfigured
 
-from ._profile import JsonPath, Profile, Rule
+from ._profile import Hint, JsonPath, Profile, Rule
 from ._redact import redact_text
 from ._vocabulary import Action, Category, Scope
 
@@ -62,10 +62,21 @@ _TUPLE_FIELDS = (
     "proxy_hosts",
     "api_hosts",
     "signature_headers",
+    "status_headers",
+    "sources",
 )
 _PATH_FIELDS = ("json_code", "json_message", "json_request_id", "json_wait")
-_BOOL_FIELDS = ("plaintext_body", "rate_limit_headers", "proxy_status", "problem_json", "tagged")
-_TEXT_FIELDS = ("title", "docs_url")
+_BOOL_FIELDS = (
+    "plaintext_body",
+    "rate_limit_headers",
+    "proxy_status",
+    "proxy_status_details",
+    "problem_json",
+    "tagged",
+)
+_TEXT_FIELDS = ("title", "docs_url", "problem_code")
+#: Fields with a structure of their own (see _wait_headers and _hints).
+_STRUCTURED_FIELDS = ("wait_headers", "hints")
 _OPTIONAL_TEXT_FIELDS = ("session_param", "code_regex", "fallback")
 _PROFILE_KEYS = frozenset(
     (
@@ -77,7 +88,13 @@ _PROFILE_KEYS = frozenset(
         *_BOOL_FIELDS,
         *_TEXT_FIELDS,
         *_OPTIONAL_TEXT_FIELDS,
+        *_STRUCTURED_FIELDS,
     )
+)
+_HINT_KEYS = frozenset({"header", "json_path", "inside_2xx", "values"})
+#: A hint's rule applies to whatever code carries the hint: it matches nothing itself.
+_HINT_RULE_KEYS = frozenset(
+    {"category", "action", "scope", "meaning", "fix", "docs", "wait", "cooldown"}
 )
 _RULE_KEYS = frozenset(
     {"status", "code", "category", "action", "scope", "meaning", "fix", "docs"}
@@ -269,6 +286,10 @@ def _build(name: str, spec: object, builtins: Mapping[str, Profile], names: set[
                 raise _Bad(key, value, "expected a non-empty string or null")
             fields[key] = value
     _check_regex(fields.get("code_regex"))
+    if "wait_headers" in spec:
+        fields["wait_headers"] = _wait_headers(spec["wait_headers"])
+    if "hints" in spec:
+        fields["hints"] = _hints(spec["hints"])
     if fields.get("fallback") is not None:
         fallback = fields["fallback"]
         if fallback == name or fallback not in names:
@@ -351,6 +372,77 @@ def _check_regex(pattern: str | None) -> None:
         raise _Bad("code_regex", pattern, "needs a capturing group around the code")
 
 
+def _wait_headers(value: object) -> tuple[tuple[str, float], ...]:
+    """``[["X-Next-Request-In", 0.001], ...]``: a header and its factor to seconds."""
+    shape = 'expected a list of [header, factor to seconds], e.g. [["X-Wait-Ms", 0.001]]'
+    if not isinstance(value, (list, tuple)):
+        raise _Bad("wait_headers", value, shape)
+    out: list[tuple[str, float]] = []
+    for item in value:
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise _Bad("wait_headers", value, shape)
+        header, factor = item
+        [name] = _strings("wait_headers", [header], header=True)
+        if (
+            isinstance(factor, bool)
+            or not isinstance(factor, (int, float))
+            or not math.isfinite(factor)
+            or factor <= 0
+        ):
+            raise _Bad("wait_headers", value, f"the factor of {name} must be a number above 0")
+        out.append((name, float(factor)))
+    return tuple(out)
+
+
+def _hints(value: object) -> tuple[Hint, ...]:
+    """Machine-readable retry hints: a header or a JSON path whose value maps to a rule.
+
+    ``[{"header": "X-Retryable", "values": {"true": {rule}, "false": {rule}}}]``;
+    a rule here has no status or code (it applies to any code carrying the hint).
+    """
+    if not isinstance(value, (list, tuple)):
+        raise _Bad("hints", value, "expected a list of hint objects")
+    hints: list[Hint] = []
+    for index, item in enumerate(value):
+        where = f"hints[{index}]"
+        if not isinstance(item, Mapping):
+            raise _Bad(where, item, "expected an object with header or json_path, and values")
+        for key in item:
+            if key not in _HINT_KEYS:
+                known = _list(_HINT_KEYS)
+                raise _Bad(f"{where}.{key}", item[key], f"unknown field; one of {known}")
+        header = item.get("header")
+        path = item.get("json_path")
+        if (header is None) == (path is None):
+            raise _Bad(where, item, "give exactly one of header and json_path")
+        if header is not None:
+            [header] = _strings(f"{where}.header", [header], header=True)
+        json_path: JsonPath = ()
+        if path is not None:
+            [json_path] = _json_paths(f"{where}.json_path", [path])
+        inside = item.get("inside_2xx", False)
+        if not isinstance(inside, bool):
+            raise _Bad(f"{where}.inside_2xx", inside, "expected true or false")
+        values = item.get("values")
+        if not isinstance(values, Mapping) or not values:
+            raise _Bad(f"{where}.values", values, "expected an object of value -> rule")
+        rules: list[tuple[str, Rule]] = []
+        for raw, spec in values.items():
+            if not isinstance(raw, str) or not raw.strip():
+                raise _Bad(f"{where}.values", raw, "a hint value is a non-empty string")
+            if isinstance(spec, Mapping):
+                for key in spec:
+                    if key not in _HINT_RULE_KEYS:
+                        raise _Bad(
+                            f"{where}.values.{raw}.{key}",
+                            spec[key],
+                            f"unknown field; one of {_list(_HINT_RULE_KEYS)}",
+                        )
+            rules.append((raw.strip().lower(), _rule(f"{where}.values.{raw}", spec, hint=True)))
+        hints.append(Hint(tuple(rules), header=header, json_path=json_path, inside_2xx=inside))
+    return tuple(hints)
+
+
 # ------------------------------------------------------------------ rules
 
 
@@ -373,7 +465,7 @@ def _rules(value: object) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-def _rule(where: str, item: object) -> Rule:
+def _rule(where: str, item: object, *, hint: bool = False) -> Rule:
     if not isinstance(item, Mapping):
         raise _Bad(where, item, "expected an object of rule fields")
     for key in item:
@@ -387,13 +479,19 @@ def _rule(where: str, item: object) -> Rule:
         raise _Bad(f"{where}.status", status, "expected an HTTP status (100-999) or null")
     code = _optional_text(where, item, "code")
     body = _optional_text(where, item, "body")
-    if status is None and code is None and body is None:
+    if status is None and code is None and body is None and not hint:
         raise _Bad(where, item, "a rule needs a status, a code or a body to match")
 
     category = cast("Category", _enum(where, item, "category", Category))
     action = cast("Action", _enum(where, item, "action", Action))
     scope = cast("Scope", _enum(where, item, "scope", Scope))
-    what = code or (f"status {status}" if status is not None else f"body {body!r}")
+    what = code or (
+        f"status {status}"
+        if status is not None
+        else f"body {body!r}"
+        if body is not None
+        else "this hint"
+    )
     meaning = _optional_text(where, item, "meaning") or f"The provider reported {what}."
     fix = _optional_text(where, item, "fix") or "See the provider's documentation."
     docs = _optional_text(where, item, "docs") or ""

@@ -29,9 +29,6 @@ require_redis_package()
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 4
-NEEDS_LEARN_EVENT = pytest.mark.xfail(
-    strict=False, reason="needs the scheduler (issue 11) to drop identity's cached profile "
-    "of a proxy on a 'learn' event from another process")
 
 MODES = [pytest.param(True, id="redis"), pytest.param(False, id="memory-control")]
 
@@ -121,7 +118,9 @@ class Trigger:
     pytest.param(False, True, id="memory-control"),
     # No PROXYERRORS_PROVIDER: every process must key the account the same
     # way before it has seen a SOAX error itself (shared learned facts).
-    pytest.param(True, False, id="redis-provider-learned", marks=NEEDS_LEARN_EVENT),
+    # (The scheduler drops identity's cached profile of a proxy on another
+    # process's 'learn' event.)
+    pytest.param(True, False, id="redis-provider-learned"),
 ])
 def test_retry_after_in_one_process_holds_every_process(
         shared: bool, named: bool, redis_state_server: RedisServer) -> None:
@@ -130,8 +129,6 @@ def test_retry_after_in_one_process_holds_every_process(
         emu.set_responder(trigger)
         settings = {**_state_settings(shared, redis_state_server), "CONCURRENT_REQUESTS": 2}
         if named:
-            # The middleware before the scheduler (issue 11) keys an account
-            # by what each process has learned itself.
             settings["PROXYERRORS_PROVIDER"] = "soax"
         procs = [start_worker(w, urls_for(emu, w, 300), emu.proxy_url(
             user=f"package-1-sessionid-w{w}"), settings) for w in range(WORKERS)]

@@ -476,3 +476,74 @@ def test_error_message_is_bounded() -> None:
     with pytest.raises(NotConfigured) as info:
         _load({"p": {"title": ["x" * 10_000]}})
     assert len(str(info.value)) < 400
+
+
+# ----------------------------------------------- everything a built-in table says
+
+MYAPI: dict[str, Any] = {
+    "kind": "api",
+    "api_hosts": ["api.my.test"],
+    "json_code": ["error.code"],
+    "status_headers": ["X-Real-Status"],
+    "wait_headers": [["X-Next-Request-In", 0.001]],
+    "problem_code": "title",
+    "proxy_status_details": False,
+    "sources": ["https://docs.my.test/errors"],
+    "hints": [
+        {
+            "header": "X-Retryable",
+            "values": {
+                "true": {"category": "upstream", "action": "retry", "scope": "request"},
+                "false": {"category": "validation", "action": "drop", "scope": "request",
+                          "meaning": "Flagged final."},
+            },
+        },
+        {"json_path": "error.retryable", "values": {"true": {
+            "category": "upstream", "action": "retry", "scope": "request"}}},
+    ],
+}
+
+
+def test_a_user_profile_says_everything_a_built_in_table_can() -> None:
+    """Status headers, wait headers, hints and sources: a new provider is a
+    table, in settings.py too."""
+    user = _load({"myapi": MYAPI})
+    profile = user["myapi"]
+    assert profile.status_headers == ("X-Real-Status",)
+    assert profile.wait_headers == (("X-Next-Request-In", 0.001),)
+    assert profile.problem_code == "title"
+    assert profile.sources == ("https://docs.my.test/errors",)
+    assert [h.header for h in profile.hints] == ["X-Retryable", None]
+    assert profile.hints[1].json_path == ("error", "retryable")
+    profiles = _profiles(user)
+    url = "https://api.my.test/v1?id=1"
+    final = classify(400, {"X-Retryable": "False"}, b'{"error": {"code": "odd"}}',
+                     transport="api", request_url=url, profiles=profiles, now=NOW)  # type: ignore[arg-type]
+    assert final is not None and (final.provider, final.code) == ("myapi", "odd")
+    assert final.action is Action.DROP and final.meaning == "Flagged final."
+    retry = classify(400, {}, b'{"error": {"code": "odd2", "retryable": true}}',
+                     transport="api", request_url=url, profiles=profiles, now=NOW)  # type: ignore[arg-type]
+    assert retry is not None and retry.action is Action.RETRY
+    inside = classify(200, {"X-Real-Status": "503"}, b"{}", transport="api",  # type: ignore[arg-type]
+                      request_url=url, profiles=profiles, now=NOW)
+    assert inside is not None and inside.status == 503
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "why"),
+    [
+        ("wait_headers", ["X-Wait"], "list of [header, factor"),
+        ("wait_headers", [["X-Wait", 0]], "above 0"),
+        ("wait_headers", [["bad header", 1]], "not a valid header name"),
+        ("hints", [{"values": {"true": {}}}], "exactly one of header and json_path"),
+        ("hints", [{"header": "X-R", "values": {}}], "value -> rule"),
+        ("hints", [{"header": "X-R", "values": {"true": {"status": 500}}}], "unknown field"),
+        ("hints", [{"header": "X-R", "inside_2xx": "yes", "values": {"t": {}}}], "true or false"),
+        ("hints", [{"header": "X-R", "colour": 1, "values": {"t": {}}}], "unknown field"),
+        ("status_headers", ["X Real"], "not a valid header name"),
+    ],
+)
+def test_bad_structured_fields_are_named(field: str, value: object, why: str) -> None:
+    with pytest.raises(NotConfigured) as info:
+        _load({"myapi": {**MYAPI, field: value}})
+    assert field in str(info.value) and why in str(info.value)
