@@ -79,7 +79,8 @@ SETTINGS: tuple[Setting, ...] = (
        "Proxy URLs the plugin assigns to requests that have no `meta[\"proxy\"]` and rotates "
        "between: a list, a string of URLs separated by commas, blanks or newlines, a JSON "
        "list, or the path of a file with one URL per line. Passwords never appear in errors, "
-       "logs, stats or reports."),
+       "logs, stats or reports. A proxy of the pool carries one request at a time until it "
+       "has answered once (a dead or hanging proxy costs one request)."),
     _S("PROXYERRORS_ACTIONS", {},
        "Override the action of a rule without code: "
        "`{\"provider/code\" or \"provider/status\": action}`, e.g. "

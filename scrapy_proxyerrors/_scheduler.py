@@ -69,6 +69,8 @@ SENT = "_proxyerrors_sent"
 SENT_WITH = "_proxyerrors_sent_with"
 ACCOUNT = "_proxyerrors_account"
 RESERVED = "_proxyerrors_reserved"
+#: The pooled route a request went to before that route ever answered.
+WARMING = "_proxyerrors_warming"
 
 #: A request parked behind a concurrency limit or a breaker probe is
 #: re-checked at the latest after this many seconds (it is normally released
@@ -254,6 +256,11 @@ class Scheduler:
         self._tails: LRU[str, float] = LRU()
         self._limited: LRU[str, deque[float]] = LRU()
         self._served: LRU[str, list[float]] = LRU()
+        # Pooled routes that answered once, and requests on those that did not
+        # yet: a proxy of the pool serves one request at a time until it has
+        # answered (a dead or hanging proxy costs one request, not a round).
+        self._warm: LRU[str, bool] = LRU()
+        self._cold: dict[str, int] = {}
         self._breakers: dict[str, _Breaker] = {}
         self._sites: set[str] = set()
         # dead session's route -> (its replacement's credentials, route)
@@ -636,13 +643,15 @@ class Scheduler:
         current = meta.get(META_ROUTE) if meta.get(ASSIGNED) else None
         avoid = meta.pop(AVOID, None)
         skip: Callable[[str], bool] | None = None
-        if self._sites:
-            # A route may be paused for this site only (a bare Retry-After).
+        if self._sites or self._cold:
+            # A route may be paused for this site only (a bare Retry-After),
+            # or busy with its first request (it has not answered yet).
             host = urlsplit(request.url).hostname or ""
             paused_until = self.state.paused_until
+            cold, sites = self._cold, bool(self._sites)
 
             def skip(route: str) -> bool:
-                return paused_until(f"{route}|{host}") > now
+                return route in cold or (sites and paused_until(f"{route}|{host}") > now)
 
         if (
             current is not None
@@ -738,6 +747,12 @@ class Scheduler:
             wait = state.take(account, now)
             if wait > 0:
                 return self._queue(request, account, now + wait), None
+        if meta.get(ASSIGNED) and route not in self._warm:
+            if route in self._cold:
+                # Its first request is still out: wait for the answer.
+                return now + _RECHECK, f"warm:{route}"
+            self._cold[route] = 1
+            meta[WARMING] = route
         self._inflight[account] = inflight + 1
         meta[INFLIGHT] = meta[ACCOUNT] = account
         meta[SENT] = now
@@ -767,11 +782,21 @@ class Scheduler:
             request.meta[RESERVED] = account
         return due
 
-    def done(self, request: Request) -> str | None:
+    def done(self, request: Request, answered: bool = False) -> str | None:
         """*request* finished (a reply or an exception): free its place.
+        *answered*: with a reply (its route, when new in the pool, is alive).
 
         Returns its account (``None`` when it was not admitted here)."""
         meta = request.meta
+        if WARMING in meta:
+            route = meta.pop(WARMING)
+            self._cold.pop(route, None)
+            if answered:
+                self._warm.put(route, True)
+                self._wake(f"warm:{route}", -1)
+            else:
+                # It failed (and rests now): the next one may try it later.
+                self._wake(f"warm:{route}")
         account: str | None = meta.pop(INFLIGHT, None)
         if account is None:
             # Freed already (request_left_downloader), or never admitted here.

@@ -365,6 +365,8 @@ def test_a_bare_retry_after_in_a_pool_holds_that_site_on_that_proxy_only() -> No
     assert mw.state.paused_until(route) == 0.0  # the proxy itself is not paused
     assert mw.state.paused_until(f"{route}|example.com") == clock.now + 5
     assert mw.process_request(retry) is None and retry.meta["proxy"] != first
+    # (A proxy of the pool serves one request at a time until it answered.)
+    mw.process_response(retry, Response(retry.url, status=200, request=retry))
     same_site = [Request(f"http://example.com/{i}") for i in range(4)]
     for r in same_site:
         assert mw.process_request(r) is None
@@ -393,6 +395,31 @@ def test_a_bare_retry_after_without_a_pool_waits_and_holds_the_site() -> None:
     assert isinstance(parked, Request) and parked.meta[NOT_BEFORE] >= clock.now + 5
     other = Request("http://other.example/", meta={"proxy": proxy})
     assert mw.process_request(other) is None
+
+
+def test_a_proxy_of_the_pool_serves_one_request_until_it_answers() -> None:
+    """A dead or hanging proxy costs one request, not a round of them: until a
+    route of the pool has answered once, it carries one request at a time;
+    the others wait (parked) or go to routes that answered."""
+    proxies = ["http://10.0.0.1:3128", "http://10.0.0.2:3128", "http://10.0.0.3:3128"]
+    mw, _ = _mw({"PROXYERRORS_PROXIES": proxies})
+    first = [Request(f"http://example.com/{i}") for i in range(3)]
+    for r in first:
+        assert mw.process_request(r) is None
+    assert len({r.meta["proxy"] for r in first}) == 3
+    waiting = Request("http://example.com/wait")
+    parked = mw.process_request(waiting)
+    assert isinstance(parked, Request) and parked.meta["_proxyerrors_wait_on"].startswith("warm:")
+    # The first answers; the second proxy refuses its connection.
+    mw.process_response(first[0], Response(first[0].url, status=200, request=first[0]))
+    retry = mw.process_exception(first[1], ConnectionRefusedError())
+    assert isinstance(retry, Request)
+    more = [Request(f"http://example.com/more{i}") for i in range(4)]
+    for r in more:
+        assert mw.process_request(r) is None
+    # All to the proxy that answered: the refused one rests, the third has
+    # its first request still out.
+    assert {r.meta["proxy"] for r in more} == {first[0].meta["proxy"]}
 
 
 def test_a_dead_sticky_session_is_replaced_once() -> None:
