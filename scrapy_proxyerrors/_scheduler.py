@@ -782,21 +782,19 @@ class Scheduler:
             request.meta[RESERVED] = account
         return due
 
-    def done(self, request: Request, answered: bool = False) -> str | None:
+    def done(self, request: Request) -> str | None:
         """*request* finished (a reply or an exception): free its place.
-        *answered*: with a reply (its route, when new in the pool, is alive).
 
         Returns its account (``None`` when it was not admitted here)."""
         meta = request.meta
         if WARMING in meta:
+            # The route's first request is back. It counts as alive unless the
+            # failure that follows (process_exception, after this signal)
+            # rests it: a rested route is cold again (see cool()).
             route = meta.pop(WARMING)
             self._cold.pop(route, None)
-            if answered:
-                self._warm.put(route, True)
-                self._wake(f"warm:{route}", -1)
-            else:
-                # It failed (and rests now): the next one may try it later.
-                self._wake(f"warm:{route}")
+            self._warm.put(route, True)
+            self._wake(f"warm:{route}", -1)
         account: str | None = meta.pop(INFLIGHT, None)
         if account is None:
             # Freed already (request_left_downloader), or never admitted here.
@@ -857,6 +855,8 @@ class Scheduler:
         return served[1] + served[2] * (1.0 - age)
 
     def cool(self, route: str, cooldown: float, now: float) -> float:
+        # Back from its rest, it carries one request until it answers again.
+        self._warm.pop(route)
         until = self.state.record_failure(route, now, cooldown)
         self.stats.inc_value(S.COOLDOWNS)
         if self._recorder is not None:

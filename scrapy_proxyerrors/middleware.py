@@ -278,7 +278,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         if spider is not None:
             self._given_spider = spider
         scheduler = self.scheduler
-        account = scheduler.done(request, answered=True)
+        account = scheduler.done(request)
         meta = request.meta
         if meta.get(META_DONT) or "cached" in response.flags:
             # A reply from Scrapy's HTTP cache is no live provider signal.
