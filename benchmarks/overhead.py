@@ -45,8 +45,9 @@ from scrapy.utils.reactor import install_reactor
 from scrapy.utils.test import get_crawler
 
 from benchmarks._common import machine, run_crawl, table, write_json
-from scrapy_proxyerrors import ProviderErrorDropped, ProxyErrorsMiddleware
+from scrapy_proxyerrors import ProviderErrorDropped, ProxyErrorsMiddleware, Transport, classify
 from scrapy_proxyerrors._routes import hostport
+from scrapy_proxyerrors._tunnel import ConnectReply
 from scrapy_proxyerrors.emulator import SPECS, Emulator
 
 if TYPE_CHECKING:
@@ -127,6 +128,11 @@ def _reply(provider: str, code: str, **kw: Any) -> tuple[int, Headers, bytes]:
 
 
 #: name -> (settings, proxy in meta, reply, expected plugin outcome)
+#: The emulated gateways listen on 127.0.0.1: the provider is named, as a user
+#: of that provider does (a signature header alone is capped by the trust
+#: boundary, and a capped claim never drops or stops).
+_SOAX: dict[str, Any] = {"PROXYERRORS_PROVIDER": "soax"}
+_HELODATA: dict[str, Any] = {"PROXYERRORS_PROVIDER": "helodata"}
 PATHS: dict[str, tuple[dict[str, Any], str | None, tuple[int, Headers, bytes], str]] = {
     "success (meta proxy)": (
         {},
@@ -140,32 +146,32 @@ PATHS: dict[str, tuple[dict[str, Any], str | None, tuple[int, Headers, bytes], s
         (200, Headers({"Content-Type": "text/html", "Server": "nginx"}), _PAGE),
         "response",
     ),
-    "retry (soax 502 NODE_NOT_FOUND)": ({}, _PROXY, _reply("soax", "NODE_NOT_FOUND"), "request"),
+    "retry (soax 502 NODE_NOT_FOUND)": (_SOAX, _PROXY, _reply("soax", "NODE_NOT_FOUND"), "request"),
     "rotate (soax 502 NODE_UNAVAILABLE, new session)": (
-        {},
+        _SOAX,
         _PROXY,
         _reply("soax", "NODE_UNAVAILABLE"),
         "request",
     ),
     "rotate (helodata 522, pool)": (
-        {"PROXYERRORS_PROXIES": _POOL},
+        {"PROXYERRORS_PROXIES": _POOL, **_HELODATA},
         None,
         _reply("helodata", "upstream-timeout"),
         "request",
     ),
     "slowdown (soax 429, Retry-After: 2)": (
-        {},
+        _SOAX,
         _PROXY,
         _reply("soax", "RATE_LIMIT_EXCEEDED", retry_after=2),
         "request",
     ),
     "drop (helodata 403 restricted-category)": (
-        {},
+        _HELODATA,
         _PROXY,
         _reply("helodata", "restricted-category-gambling"),
         "dropped",
     ),
-    "stop (soax 407 AUTH_FAILED)": ({}, _PROXY, _reply("soax", "AUTH_FAILED"), "request"),
+    "stop (soax 407 AUTH_FAILED)": (_SOAX, _PROXY, _reply("soax", "AUTH_FAILED"), "request"),
 }
 
 
@@ -190,6 +196,27 @@ def _response(request: Request, reply: tuple[int, Headers, bytes]) -> Response:
     return cls(request.url, status=status, headers=headers.copy(), body=body, request=request)
 
 
+def _remember_verdict(
+    mw: ProxyErrorsMiddleware, request: Request, reply: tuple[int, Headers, bytes]
+) -> None:
+    """A plain-HTTP stop or account pause waits for a CONNECT probe's verdict
+    (the trust boundary); a running crawl probes once per proxy and claim and
+    remembers it. Here the proxy's CONNECT reply is remembered up front, as
+    agreeing: each call measures the decision, not an unawaited probe."""
+    proxy = request.meta.get("proxy")
+    corroborator = getattr(getattr(mw, "scheduler", None), "corroborator", None)
+    if not proxy or corroborator is None:
+        return
+    status, headers, body = reply
+    error = classify(status, headers, body, transport=Transport.PLAIN, proxy_url=proxy,
+                     profiles=mw.config.profiles)
+    if error is not None:
+        corroborator.remember(
+            proxy, ConnectReply(status, "", Headers(headers), body, "proxy"),
+            topic=str(error.category),
+        )
+
+
 def _plugin_call(name: str) -> tuple[Callable[[], None], Callable[[], str]]:
     """A no-argument callable doing one request/response through the plugin,
     and a check of what the last call returned."""
@@ -198,6 +225,7 @@ def _plugin_call(name: str) -> tuple[Callable[[], None], Callable[[], str]]:
     mw = build_from_crawler(ProxyErrorsMiddleware, crawler)
     request = _request(proxy)
     response = _response(request, reply)
+    _remember_verdict(mw, request, reply)
     last: list[str] = ["none"]
     stop = name.startswith("stop")
     rotate = name.startswith("rotate")
