@@ -479,7 +479,7 @@ class Scheduler:
             self.stop(stopped[0])
         engine = self._engine()
         slot = getattr(engine, "_slot", None)
-        scheduler = getattr(slot, "scheduler", None)
+        scheduler: Any = getattr(slot, "scheduler", None)
         enqueue = getattr(scheduler, "enqueue_request", None)
         if enqueue is None:
             self.crawler.signals.connect(self._on_scheduled, signal=signals.request_scheduled)
