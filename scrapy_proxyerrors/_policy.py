@@ -246,8 +246,8 @@ def plan(
     elif error.category is Category.CONCURRENCY and not attempt.throttled:
         # The account's concurrency limit drops to the level refused (the
         # scheduler's): the retry waits for a free place under it, not for a
-        # backoff or a pause of the whole account. A second refusal of the same
-        # request (another process, a limit lowered elsewhere) backs off.
+        # backoff. A second refusal of the same request (another process, a
+        # limit lowered elsewhere) backs off.
         wait = 0.0
     else:
         wait = floor
@@ -259,7 +259,12 @@ def plan(
         return Plan(escalated, escalated_from=wait, overridden=overridden)
     pause_on: PauseOn | None = None
     pause = 0.0
-    if (action is Action.SLOWDOWN or (throttle and asked is not None)) and wait > 0:
+    # A concurrency error never pauses the account unless the provider asks
+    # for a wait: the lowered limit is the account's answer (and, unprobed on
+    # plain HTTP, a forwarded reply must not pause an account).
+    concurrency_only = error.category is Category.CONCURRENCY and asked is None
+    if (action is Action.SLOWDOWN or (throttle and asked is not None)) and wait > 0 \
+            and not concurrency_only:
         scope = error.scope
         pause_on = (
             PauseOn.ACCOUNT

@@ -27,7 +27,7 @@ from twisted.internet import defer, protocol
 
 from ._classifier import capped, classify
 from ._tunnel import ConnectReply
-from ._vocabulary import Action, Scope, Transport
+from ._vocabulary import Action, Category, Scope, Transport
 from .profiles import BUILTIN_PROFILES
 
 if TYPE_CHECKING:
@@ -57,6 +57,11 @@ def needs_corroboration(error: ProviderError, transport: Transport | str) -> boo
     rule = error.claimed or error.rule
     if rule.action is Action.STOP:
         return True
+    if rule.category is Category.CONCURRENCY:
+        # It lowers the account's concurrency limit and never pauses it (see
+        # plan()); and a probe could not tell: it finds a free place as soon
+        # as one request of the account ends.
+        return False
     return rule.action is Action.SLOWDOWN and rule.scope in (Scope.ACCOUNT, Scope.CRAWL)
 
 

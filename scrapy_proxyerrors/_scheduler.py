@@ -71,6 +71,8 @@ ACCOUNT = "_proxyerrors_account"
 RESERVED = "_proxyerrors_reserved"
 #: The pooled route a request went to before that route ever answered.
 WARMING = "_proxyerrors_warming"
+#: The key a parked request was woken on (its turn for a freed place).
+WOKEN = "_proxyerrors_woken"
 
 #: A request parked behind a concurrency limit or a breaker probe is
 #: re-checked at the latest after this many seconds (it is normally released
@@ -305,6 +307,7 @@ class Scheduler:
         meta = dict(request.meta)
         meta[NOT_BEFORE] = due
         meta.pop(INFLIGHT, None)
+        meta.pop(WOKEN, None)
         if wait_on is not None:
             meta[WAIT_ON] = wait_on
         else:
@@ -448,10 +451,19 @@ class Scheduler:
         while waiting and count:
             entry = waiting.popleft()
             if entry.alive:
+                # Its turn: it may pass those that came after it (admit()).
+                entry.request.meta[WOKEN] = key
                 self._release(entry)
                 count -= 1
         if waiting is not None and not waiting:
             del self._waiting[key]
+
+    def _queued(self, key: str) -> bool:
+        """Whether requests still wait on *key* (dead entries are dropped)."""
+        waiting = self._waiting.get(key)
+        while waiting and not waiting[0].alive:
+            waiting.popleft()
+        return bool(waiting)
 
     def _on_idle(self) -> None:
         if self._n_parked and self.stopping is None:
@@ -763,7 +775,12 @@ class Scheduler:
             return self._queue(request, account, paused), None
         inflight = self._inflight.get(account, 0)
         limit = self._limits.get(account)
-        if limit is not None and inflight >= int(limit):
+        woken = meta.pop(WOKEN, None) == account
+        # First come, first served: a request woken for a freed place finds it
+        # free (newcomers queue behind the parked ones).
+        if limit is not None and (
+            inflight >= int(limit) or (not woken and self._queued(account))
+        ):
             return now + _RECHECK, account
         if self._paced and account in self._paced:
             tail = self._tails.get(account) or 0.0
@@ -837,7 +854,10 @@ class Scheduler:
         else:
             self._inflight.pop(account, None)
         if self._waiting and account in self._waiting:
-            self._wake(account)
+            # As many as there are free places (a request woken earlier may
+            # have lost its place; none may wait for a timer with nothing out).
+            limit = self._limits.get(account)
+            self._wake(account, max(int(limit) - left, 1) if limit is not None else 1)
         return account
 
     # ----------------------------------------------------------- outcomes
