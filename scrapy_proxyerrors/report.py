@@ -253,8 +253,6 @@ class ReportRecorder:
         self._counters: dict[str, float] = {}
         self._last_poll = 0.0
         self._stopped: tuple[str, str, float] | None = None
-        self._pause_ends: dict[str, float] = {}
-        self._cooling: dict[str, float] = {}
         self._secrets: set[str] = set()
         self._seen_proxies: set[str | bytes] = set()
         self._in_flight: set[int] = set()
@@ -354,9 +352,9 @@ class ReportRecorder:
         if self._stopped is None:
             self._stopped = (reason, origin, at)
 
-    # -- stats and state ---------------------------------------------------
+    # -- stats ---------------------------------------------------
 
-    def poll(self, stats: Mapping[str, Any], at: float, state: Any = None) -> None:
+    def poll(self, stats: Mapping[str, Any], at: float) -> None:
         """Turn the growth of the plugin's counters since the last poll into events."""
         if at - self._last_poll < self.poll_seconds:
             return
@@ -377,27 +375,6 @@ class ReportRecorder:
         stopped = stats.get(S.STOPPED)
         if stopped and self._stopped is None:
             self.record_stop(str(stopped), str(stats.get(S.STOPPED_BY, "")), at)
-        if state is not None:
-            self._poll_state(state, at)
-
-    def _poll_state(self, state: Any, at: float) -> None:
-        """Pauses and cooldowns of the known routes, read from the RouteState."""
-        try:
-            for route in list(self.routes)[: self.max_routes]:
-                if route == _OTHER_ROUTES:
-                    continue
-                until = float(state.paused_until(route))
-                if until > at and self._pause_ends.get(route, 0.0) < until:
-                    # A longer pause of the same route merges into one band.
-                    self._pause_ends[route] = until
-                    self.record_pause(route, at, until, "paused")
-                cooling = float(state.cooling_until(route))
-                if cooling > at and self._cooling.get(route, 0.0) < cooling - 1e-6:
-                    if self._cooling.get(route, 0.0) <= at:  # a new cooldown, not the same one
-                        self.record_cooldown(route, at, cooling)
-                    self._cooling[route] = cooling
-        except Exception:  # a state that misbehaves must not break the crawl
-            logger.debug("Could not read the route state for the HTML report", exc_info=True)
 
     # -- the page ----------------------------------------------------------
 
