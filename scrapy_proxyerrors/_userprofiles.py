@@ -407,10 +407,7 @@ def _hints(value: object) -> tuple[Hint, ...]:
         where = f"hints[{index}]"
         if not isinstance(item, Mapping):
             raise _Bad(where, item, "expected an object with header or json_path, and values")
-        for key in item:
-            if key not in _HINT_KEYS:
-                known = _list(_HINT_KEYS)
-                raise _Bad(f"{where}.{key}", item[key], f"unknown field; one of {known}")
+        _known_fields(where, item, _HINT_KEYS)
         header = item.get("header")
         path = item.get("json_path")
         if (header is None) == (path is None):
@@ -430,14 +427,6 @@ def _hints(value: object) -> tuple[Hint, ...]:
         for raw, spec in values.items():
             if not isinstance(raw, str) or not raw.strip():
                 raise _Bad(f"{where}.values", raw, "a hint value is a non-empty string")
-            if isinstance(spec, Mapping):
-                for key in spec:
-                    if key not in _HINT_RULE_KEYS:
-                        raise _Bad(
-                            f"{where}.values.{raw}.{key}",
-                            spec[key],
-                            f"unknown field; one of {_list(_HINT_RULE_KEYS)}",
-                        )
             rules.append((raw.strip().lower(), _rule(f"{where}.values.{raw}", spec, hint=True)))
         hints.append(Hint(tuple(rules), header=header, json_path=json_path, inside_2xx=inside))
     return tuple(hints)
@@ -465,12 +454,18 @@ def _rules(value: object) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
+def _known_fields(where: str, item: Mapping[Any, Any], keys: frozenset[str]) -> None:
+    for key in item:
+        if key not in keys:
+            raise _Bad(f"{where}.{key}", item[key], f"unknown field; one of {_list(keys)}")
+
+
 def _rule(where: str, item: object, *, hint: bool = False) -> Rule:
+    """A rule object; *hint*: a hint's rule, which matches nothing itself (no
+    status, code or body)."""
     if not isinstance(item, Mapping):
         raise _Bad(where, item, "expected an object of rule fields")
-    for key in item:
-        if key not in _RULE_KEYS:
-            raise _Bad(f"{where}.{key}", item[key], f"unknown field; one of {_list(_RULE_KEYS)}")
+    _known_fields(where, item, _HINT_RULE_KEYS if hint else _RULE_KEYS)
 
     status = item.get("status")
     if status is not None and (
