@@ -546,12 +546,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             # A bare Retry-After: nothing more goes to this site through this
             # route (or account) inside the window; a pooled retry moves to
             # another proxy of the pool at once.
-            self.scheduler.pause(
-                self.identity.site_key(account, request),
-                now + decided.pause,
-                site=True,
-                reason=f"{status} Retry-After",
-            )
+            self._pause(request, decided, route, account, now, f"{status} Retry-After")
             if self.scheduler.can_move(request):
                 self.scheduler.move(retry, route)
                 wait = 0.0
@@ -676,6 +671,23 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             wait = 0.0
         return self._delay(retry, now, wait)
 
+    def _pause(
+        self, request: Request, decided: Plan, route: str, account: str, now: float, reason: str
+    ) -> tuple[str, bool]:
+        """Pause what *decided* names (route, account or site) for its window:
+        ``(the state key, whether the pause is new)``."""
+        assert decided.pause_on is not None
+        if decided.pause_on is PauseOn.ACCOUNT:
+            key = account
+        elif decided.pause_on is PauseOn.SITE:
+            key = self.identity.site_key(account, request)
+        else:
+            key = route
+        new = self.scheduler.pause(
+            key, now + decided.pause, site=decided.pause_on is PauseOn.SITE, reason=reason
+        )
+        return key, new
+
     def _apply_limits(
         self,
         request: Request,
@@ -688,18 +700,8 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         """Pauses, pacing and concurrency limits the plan asks for."""
         scheduler = self.scheduler
         if decided.pause_on is not None and decided.pause > 0:
-            if decided.pause_on is PauseOn.ACCOUNT:
-                key = account
-            elif decided.pause_on is PauseOn.SITE:
-                key = self.identity.site_key(account, request)
-            else:
-                key = route
-            new = scheduler.pause(
-                key,
-                now + decided.pause,
-                site=decided.pause_on is PauseOn.SITE,
-                reason=f"{error.provider}/{error.code} -> {decided.action}",
-            )
+            label = f"{error.provider}/{error.code} -> {decided.action}"
+            key, new = self._pause(request, decided, route, account, now, label)
             # One INFO line per pause; every further refusal inside it at DEBUG.
             logger.log(
                 logging.INFO if new else logging.DEBUG,
