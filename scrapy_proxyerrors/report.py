@@ -352,7 +352,7 @@ class ReportRecorder:
         if self._stopped is None:
             self._stopped = (reason, origin, at)
 
-    # -- stats ---------------------------------------------------
+    # -- stats -------------------------------------------------------------
 
     def poll(self, stats: Mapping[str, Any], at: float) -> None:
         """Turn the growth of the plugin's counters since the last poll into events."""

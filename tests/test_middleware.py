@@ -478,19 +478,27 @@ def test_drop_raises_the_plugins_exception() -> None:
 # ------------------------------------------------------------ concurrency, breaker
 
 
+def _proxiesfo_in_flight(
+    count: int,
+) -> tuple[ProxyErrorsMiddleware, dict[str, Any], list[Request]]:
+    """A proxies.fo gateway with *count* requests admitted at once: the
+    middleware, their meta, and the requests (in the order they were sent)."""
+    mw, _ = _mw()
+    # (No CONNECT verdict to remember: a concurrency error needs none.)
+    meta = {"proxy": "http://u:p@10.0.0.1:8080", "proxyerrors_provider": "proxiesfo"}
+    flying = [Request(f"http://example.com/{i}", meta=dict(meta)) for i in range(count)]
+    for r in flying:
+        assert mw.process_request(r) is None
+    return mw, meta, flying
+
+
 def test_concurrency_errors_lower_the_accounts_limit() -> None:
     """A 453 for a request sent with 5 of the account's requests in flight: the
     provider serves at most 5 at once, and the account's limit is 5 at once
     (later refusals of the same burst, sent with more in flight, change
     nothing). The retry waits for a place under the limit, not a backoff, and
     the account is not paused."""
-    mw, _ = _mw()
-    proxy = "http://u:p@10.0.0.1:8080"
-    _connect_says(mw, 453, {}, proxy, "concurrency")
-    meta = {"proxy": proxy, "proxyerrors_provider": "proxiesfo"}
-    flying = [Request(f"http://example.com/{i}", meta=dict(meta)) for i in range(8)]
-    for r in flying:
-        assert mw.process_request(r) is None
+    mw, meta, flying = _proxiesfo_in_flight(8)
     account = flying[0].meta[INFLIGHT]
     retries = [
         mw.process_response(r, Response(r.url, status=453, request=r))
@@ -513,13 +521,7 @@ def test_concurrency_errors_lower_the_accounts_limit() -> None:
 
 
 def test_a_limit_held_below_a_refusal_tries_one_more_after_many_successes() -> None:
-    mw, _clock = _mw()
-    proxy = "http://u:p@10.0.0.1:8080"
-    _connect_says(mw, 453, {}, proxy, "concurrency")
-    meta = {"proxy": proxy, "proxyerrors_provider": "proxiesfo"}
-    flying = [Request(f"http://example.com/{i}", meta=dict(meta)) for i in range(3)]
-    for r in flying:
-        mw.process_request(r)
+    mw, meta, flying = _proxiesfo_in_flight(3)
     account = flying[0].meta[INFLIGHT]
     mw.process_response(flying[2], Response(flying[2].url, status=453, request=flying[2]))
     assert mw.scheduler.concurrency_limit(account) == 2
