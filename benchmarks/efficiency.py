@@ -236,12 +236,18 @@ SUBS: tuple[Sub, ...] = (
     Sub(
         "sustained",
         "soax gateway, a sustained, stated limit of 10 requests/s per account "
-        "(sliding 1 s window; 429 RATE_LIMIT_EXCEEDED with Retry-After: 1)",
+        "(sliding 1 s window; 429 RATE_LIMIT_EXCEEDED with Retry-After: 1); "
+        "the plugin is told the package's limit, as its dashboard shows it",
         "soax",
         "ratelimit",
         150,
         params={"limit": 10, "window": 1.0},
         user="package-1-sessionid-bench",
+        # On loopback the gateway's host names no provider (proxy.soax.com would).
+        plugin_settings={
+            "PROXYERRORS_PROVIDER": "soax",
+            "PROXYERRORS_PROVIDERS": {"soax": {"extends": "soax", "rate_limit_rps": 10}},
+        },
         stated_limit=True,
     ),
     Sub(

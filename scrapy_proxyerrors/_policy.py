@@ -199,7 +199,9 @@ def _throttle_give_up(wait: float, attempt: Attempt, now: float, cfg: PolicyConf
     return None
 
 
-def stated_rate(limit: int | None, window: float | None, documented: float | None) -> float | None:
+def stated_rate(
+    limit: int | None, window: float | None, documented: float | None = None
+) -> float | None:
     """Requests per second the provider states (headers first, then its docs), with a margin."""
     if limit is not None and limit > 0 and window is not None and window > 0:
         return RATE_MARGIN * limit / window
@@ -215,7 +217,6 @@ def plan(
     now: float,
     cfg: PolicyConfig,
     rng: random.Random,
-    documented_rate: float | None = None,
 ) -> Plan:
     """The full plan for a classified provider *error*.
 
@@ -224,6 +225,9 @@ def plan(
     the provider asks for is honoured for the whole window but is never
     shorter than the backoff (``Retry-After: 0`` does not storm). A wait longer
     than ``max_wait`` escalates to ``drop`` (one request) or ``stop`` (an account).
+    A 429 that states the limit (``X-RateLimit-Limit`` per ``X-RateLimit-Window``)
+    paces at it; a documented rate paces from the first request (see
+    :func:`stated_rate`), so a 429 under it is a reason to learn a lower one.
     """
     override = override_for(error, cfg.actions)
     action = override or error.action
@@ -281,9 +285,7 @@ def plan(
     rate = None
     if error.category is Category.RATE_LIMIT:
         limits = error.rate_limit
-        rate = stated_rate(
-            limits.limit if limits else None, limits.window if limits else None, documented_rate
-        )
+        rate = stated_rate(limits.limit if limits else None, limits.window if limits else None)
     return Plan(
         action,
         wait,

@@ -113,8 +113,13 @@ class Profile:
     #: Username token that carries a sticky-session id (``sessionid`` in
     #: ``...-sessionid-abc-...``), so that ``rotate`` can mint a new one.
     session_param: str | None = None
-    #: Whether the provider sends ``X-RateLimit-*`` on successful replies.
+    #: Whether the provider sends ``X-RateLimit-*`` on successful replies: the
+    #: first reply of an account states its limit, so the crawl sends one
+    #: request alone before it paces at that limit.
     rate_limit_headers: bool = False
+    #: Requests per second the provider documents per account (or the user's
+    #: plan allows): the account is paced under it from its first request.
+    rate_limit_rps: float | None = None
     #: Read an RFC 9209 ``Proxy-Status`` header / RFC 9457 problem+json body.
     proxy_status: bool = False
     problem_json: bool = False

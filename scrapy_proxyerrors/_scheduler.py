@@ -258,6 +258,8 @@ class Scheduler:
         self._tails: LRU[str, float] = LRU()
         self._limited: LRU[str, deque[float]] = LRU()
         self._served: LRU[str, list[float]] = LRU()
+        # key -> (the stated rate, when to write it again)
+        self._stated: LRU[str, tuple[float, float]] = LRU()
         # Pooled routes that answered once, and requests on those that did not
         # yet: a proxy of the pool serves one request at a time until it has
         # answered (a dead or hanging proxy costs one request, not a round).
@@ -408,9 +410,8 @@ class Scheduler:
         for request, deferred in pulled:
             cold = request.meta.pop(WARMING, None)
             if cold is not None:
-                # Never sent: its route is no warmer for it.
-                self._cold.pop(cold, None)
-                self._wake(f"warm:{cold}")
+                # Never sent: its route (or account) is no warmer for it.
+                self._end_warming(cold, answered=False)
             self.done(request)
             when = due
             if key != "*" and request.meta.get(META_ROUTE) == key and self.can_move(request):
@@ -748,10 +749,22 @@ class Scheduler:
             request.meta["proxy"] = urlunsplit(parts._replace(netloc=netloc))
 
     def admit(
-        self, request: Request, route: str, account: str, site: str | None, now: float
+        self,
+        request: Request,
+        route: str,
+        account: str,
+        site: str | None,
+        now: float,
+        *,
+        first_reply: bool = False,
     ) -> tuple[float, str | None]:
         """``(0, None)`` when *request* may go now (it is then counted in flight),
-        else ``(due, wait_on)``: when to try again, and what releases it earlier."""
+        else ``(due, wait_on)``: when to try again, and what releases it earlier.
+
+        *first_reply*: the account's provider states its limit on every reply
+        (``X-RateLimit-*``): until one reply is back, the account carries one
+        request, so that a first burst never runs into a limit it would state.
+        """
         state = self.state
         if self._breakers:
             breaker = self._breakers.get(account)
@@ -790,12 +803,21 @@ class Scheduler:
             wait = state.take(account, now)
             if wait > 0:
                 return self._queue(request, account, now + wait), None
+        cold: tuple[str, ...] = ()
         if meta.get(ASSIGNED) and route not in self._warm:
             if route in self._cold:
                 # Its first request is still out: wait for the answer.
                 return now + _RECHECK, f"warm:{route}"
-            self._cold[route] = 1
-            meta[WARMING] = route
+            cold = (route,)
+        if first_reply and account not in self._warm:
+            if account in self._cold:
+                # Its first reply states the limit: wait for it.
+                return now + _RECHECK, f"warm:{account}"
+            cold = (*cold, account)
+        if cold:
+            for key in cold:
+                self._cold[key] = 1
+            meta[WARMING] = cold
         self._inflight[account] = inflight + 1
         meta[INFLIGHT] = meta[ACCOUNT] = account
         meta[SENT] = now
@@ -831,13 +853,10 @@ class Scheduler:
         Returns its account (``None`` when it was not admitted here)."""
         meta = request.meta
         if WARMING in meta:
-            # The route's first request is back. It counts as alive unless the
+            # The first request is back. Its route counts as alive unless the
             # failure that follows (process_exception, after this signal)
             # rests it: a rested route is cold again (see cool()).
-            route = meta.pop(WARMING)
-            self._cold.pop(route, None)
-            self._warm.put(route, True)
-            self._wake(f"warm:{route}", -1)
+            self._end_warming(meta.pop(WARMING), answered=True)
         account: str | None = meta.pop(INFLIGHT, None)
         if account is None:
             # Freed already (request_left_downloader), or never admitted here.
@@ -859,6 +878,15 @@ class Scheduler:
             limit = self._limits.get(account)
             self._wake(account, max(int(limit) - left, 1) if limit is not None else 1)
         return account
+
+    def _end_warming(self, keys: tuple[str, ...], *, answered: bool) -> None:
+        """The first request of *keys* is back (*answered*), or was taken back
+        unsent: the requests waiting for it may go (all of them, or the next)."""
+        for key in keys:
+            self._cold.pop(key, None)
+            if answered:
+                self._warm.put(key, True)
+            self._wake(f"warm:{key}", -1 if answered else 1)
 
     # ----------------------------------------------------------- outcomes
 
@@ -970,6 +998,25 @@ class Scheduler:
         self.stats.inc_value(S.PAUSES)
         self.recall(key, self.spread(key, until))
         return before <= self.clock()
+
+    def pace_stated(self, key: str, rate: float, now: float) -> bool:
+        """Pace *key* at *rate*, a limit its provider states (a reply's
+        ``X-RateLimit-*``, or a documented rate), margin included.
+
+        Called for every request or reply that carries the statement: cheap
+        when nothing changed (the state is written again only when the rate
+        changes or half its lifetime has passed). A lower rate learnt from
+        429s under it stands until then. Returns whether the pace was set.
+        """
+        seen = self._stated.get(key)
+        if seen is not None and seen[0] == rate and now < seen[1]:
+            return False
+        ttl = self.config.rate_ttl
+        self._stated.put(key, (rate, now + ttl / 2))
+        self.state.set_rate(key, rate, now + ttl)
+        self._paced.add(key)
+        self.stats.set_value(S.stat_key("pacing", key, "rate"), round(rate, 3))
+        return True
 
     def learn_rate(
         self,

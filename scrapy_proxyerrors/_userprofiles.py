@@ -76,7 +76,7 @@ _BOOL_FIELDS = (
 )
 _TEXT_FIELDS = ("title", "docs_url", "problem_code")
 #: Fields with a structure of their own (see _wait_headers and _hints).
-_STRUCTURED_FIELDS = ("wait_headers", "hints")
+_STRUCTURED_FIELDS = ("wait_headers", "hints", "rate_limit_rps")
 _OPTIONAL_TEXT_FIELDS = ("session_param", "code_regex", "fallback")
 _PROFILE_KEYS = frozenset(
     (
@@ -290,6 +290,8 @@ def _build(name: str, spec: object, builtins: Mapping[str, Profile], names: set[
         fields["wait_headers"] = _wait_headers(spec["wait_headers"])
     if "hints" in spec:
         fields["hints"] = _hints(spec["hints"])
+    if "rate_limit_rps" in spec:
+        fields["rate_limit_rps"] = _rate(spec["rate_limit_rps"])
     if fields.get("fallback") is not None:
         fallback = fields["fallback"]
         if fallback == name or fallback not in names:
@@ -392,6 +394,15 @@ def _wait_headers(value: object) -> tuple[tuple[str, float], ...]:
             raise _Bad("wait_headers", value, f"the factor of {name} must be a number above 0")
         out.append((name, float(factor)))
     return tuple(out)
+
+
+def _rate(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0 < value < math.inf:
+        raise _Bad("rate_limit_rps", value, "expected a number of requests per second > 0, or null")
+    return float(value)
 
 
 def _hints(value: object) -> tuple[Hint, ...]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import math
 import random
 import time
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -49,6 +50,7 @@ from ._policy import (
     plan,
     plan_plain,
     preemptive_pause,
+    stated_rate,
 )
 from ._probe import needs_corroboration
 from ._redact import (
@@ -265,7 +267,16 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             route, account = identity.route(request, profile)
         meta[META_ROUTE] = route
         site = identity.site_key(account, request) if scheduler.site_pauses else None
-        due, wait_on = scheduler.admit(request, route, account, site, now)
+        first_reply = False
+        if profile is not None and (profile.rate_limit_rps or profile.rate_limit_headers):
+            # A limit the provider states is kept from the first request: a
+            # documented rate paces the account at once; a limit stated on
+            # every reply is read off the first one before any burst.
+            documented = stated_rate(None, None, profile.rate_limit_rps)
+            if documented:
+                scheduler.pace_stated(account, documented, now)
+            first_reply = profile.rate_limit_headers
+        due, wait_on = scheduler.admit(request, route, account, site, now, first_reply=first_reply)
         if due:
             return scheduler.park(request, due, wait_on)
         return None
@@ -301,10 +312,13 @@ class ProxyErrorsMiddleware(RetryMiddleware):
                         and profile is not None
                         and profile.rate_limit_headers
                     )
-                ) and response.headers.get(b"X-RateLimit-Remaining") == b"0":
+                ):
                     # X-RateLimit-* on a plain proxied reply are the target's own
                     # (forwarded): only an API, or a provider that documents them, counts.
-                    self._limit_spent(request, response, profile)
+                    if response.headers.get(b"X-RateLimit-Remaining") == b"0":
+                        self._limit_spent(request, response, profile)
+                    if account is not None and profile is not None and profile.rate_limit_headers:
+                        self._limit_stated(account, response)
             return self._stock_response(request, response)
         error = classify(
             status,
@@ -387,6 +401,20 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             {"key": key, "wait": wait},
             extra={"spider": self.crawler.spider},
         )
+
+    def _limit_stated(self, account: str, response: Response) -> None:
+        """A provider that states its limit on every reply (``rate_limit_headers``):
+        pace *account* under it (a 429 needs none of this: it is classified)."""
+        headers = response.headers
+        limit, window = headers.get(b"X-RateLimit-Limit"), headers.get(b"X-RateLimit-Window")
+        if limit is None or window is None:
+            return
+        try:
+            rate = stated_rate(int(limit), float(window))
+        except ValueError:  # a malformed statement states nothing
+            return
+        if rate is not None and math.isfinite(rate):
+            self.scheduler.pace_stated(account, rate, self.clock())
 
     # ---------------------------------------------------------------- exceptions
 
@@ -608,7 +636,6 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             now=now,
             cfg=self.policy,
             rng=self.rng,
-            documented_rate=getattr(profile, "rate_limit_rps", None),
         )
         action = decided.action
         stats.inc_value(S.stat_key("action", action))

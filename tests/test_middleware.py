@@ -704,3 +704,80 @@ def test_a_learned_provider_renames_the_pool_routes_of_that_proxy() -> None:
     mw.process_request(after)
     assert after.meta["proxyerrors_route"].startswith("10.0.0.1:8080~")
     assert after.meta["proxyerrors_route"] != "10.0.0.1:8080~abc"
+
+
+def test_a_documented_rate_paces_the_account_from_its_first_request() -> None:
+    """``rate_limit_rps`` (here a user's SOAX package limit): the account is
+    paced at 95 % of it before any reply, so a first burst is paced too."""
+    profiles = {"soax": {"extends": "soax", "rate_limit_rps": 10}}
+    mw, clock = _mw({"PROXYERRORS_PROVIDERS": profiles})
+    burst = [Request(f"http://example.com/{i}", meta={"proxy": SOAX}) for i in range(4)]
+    results = [mw.process_request(r) for r in burst]
+    assert results[0] is None
+    account = burst[0].meta[INFLIGHT]
+    assert _stat(mw, f"proxyerrors/pacing/{account}/rate") == pytest.approx(9.5)
+    # The rest wait for their paced slots, 1/9.5 s apart, in order.
+    dues = [r.meta[NOT_BEFORE] for r in results[1:]]  # type: ignore[union-attr]
+    assert dues[0] > clock.now
+    gaps = [b - a for a, b in itertools.pairwise(dues)]
+    assert gaps == pytest.approx([1 / 9.5] * 2, rel=0.01)
+    # Without the documented rate, the same burst goes at once.
+    plain, _ = _mw()
+    assert [plain.process_request(Request(f"http://example.com/{i}", meta={"proxy": SOAX}))
+            for i in range(4)] == [None] * 4
+
+
+def test_a_limit_stated_on_every_reply_is_read_before_a_burst() -> None:
+    """A provider that states its limit on every reply (wxapros'
+    ``X-RateLimit-*``): the account's first request goes alone, and the
+    limit its reply states paces the rest."""
+    mw, clock = _mw()
+    meta = {"proxyerrors_provider": "wxapros"}
+    api = "https://wxaintel.wxapros.com/api/v1/vpn/ip/8.8.8."
+    first = Request(api + "1", meta=dict(meta))
+    assert mw.process_request(first) is None
+    account = first.meta[INFLIGHT]
+    waiting = [Request(api + f"{i}", meta=dict(meta)) for i in range(2, 5)]
+    parked = [mw.process_request(r) for r in waiting]
+    assert all(isinstance(p, Request) for p in parked)
+    assert {p.meta["_proxyerrors_wait_on"] for p in parked} == {f"warm:{account}"}  # type: ignore[union-attr]
+    reply = Response(first.url, status=200, request=first, headers={
+        "X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59", "X-RateLimit-Window": "60"})
+    assert mw.process_response(first, reply) is reply
+    assert _stat(mw, f"proxyerrors/pacing/{account}/rate") == pytest.approx(0.95)
+    # Answered: the account is warm, and the next requests are paced.
+    again = [Request(api + f"{i}", meta=dict(meta)) for i in range(5, 7)]
+    assert mw.process_request(again[0]) is None
+    paced = mw.process_request(again[1])
+    assert isinstance(paced, Request) and paced.meta[NOT_BEFORE] > clock.now
+    # A malformed statement states nothing (and breaks nothing).
+    bad = Response(again[0].url, status=200, request=again[0], headers={
+        "X-RateLimit-Limit": "lots", "X-RateLimit-Window": "60"})
+    assert mw.process_response(again[0], bad) is bad
+    assert _stat(mw, f"proxyerrors/pacing/{account}/rate") == pytest.approx(0.95)
+
+
+def test_a_429_under_a_documented_rate_learns_a_lower_one() -> None:
+    """A documented rate that is too high (the plan changed): a 429 under it
+    is not answered by the same rate again; repeated, the rate drops."""
+    profiles = {"soax": {"extends": "soax", "rate_limit_rps": 10}}
+    mw, clock = _mw({"PROXYERRORS_PROVIDERS": profiles})
+    _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
+    rates = []
+    for _ in range(3):
+        for i in range(3):
+            r = Request(f"http://example.com/{i}", meta={"proxy": SOAX})
+            assert mw.process_request(r) is None
+            mw.process_response(r, Response(r.url, status=200, request=r))
+            clock.now += 1.2
+        refused = Request("http://example.com/x", meta={"proxy": SOAX})
+        assert mw.process_request(refused) is None
+        account = refused.meta[INFLIGHT]
+        mw.process_response(refused, _soax(429, "RATE_LIMIT_EXCEEDED", refused,
+                                           **{"Retry-After": "1"}))
+        rates.append(_stat(mw, f"proxyerrors/pacing/{account}/rate"))
+        clock.now += 10.0  # past the pause
+    # The first 429 keeps the documented pace; the next ones learn lower
+    # rates, which the documented one (written again per request) does not undo.
+    assert rates[0] == pytest.approx(9.5)
+    assert rates[2] < rates[1] < 9.5

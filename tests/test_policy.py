@@ -229,6 +229,7 @@ from scrapy_proxyerrors._policy import (  # noqa: E402
     PolicyConfig,
     plan,
     plan_plain,
+    stated_rate,
 )
 
 _CFG = PolicyConfig(backoff_base=1.0, backoff_max=8.0, max_wait=300.0, route_cooldown=30.0,
@@ -299,7 +300,11 @@ def test_plan_stated_rate_paces_with_a_margin() -> None:
     assert p.rate == pytest.approx(0.95)
     no_headers = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
     assert _plan(no_headers).rate is None
-    assert _plan(no_headers, documented_rate=10.0).rate == pytest.approx(9.5)
+    # A documented rate paces from the first request (the scheduler's): the
+    # margin is the same.
+    assert stated_rate(None, None, 10.0) == pytest.approx(9.5)
+    assert stated_rate(0, 60.0, 10.0) == pytest.approx(9.5)
+    assert stated_rate(None, None, None) is None
 
 
 def test_plan_concurrency_lowers_the_limit_and_internal_is_an_outage() -> None:

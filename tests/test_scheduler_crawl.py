@@ -62,6 +62,57 @@ def test_sustained_rate_limit_loses_no_url_and_spends_no_retry_times() -> Any:
     assert stats["finish_reason"] == "finished"
 
 
+def _refused(emu: Emulator) -> int:
+    return int(emu.counters["scenario"].get("refused", 0))
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_documented_limit_paces_the_first_burst_too() -> Any:
+    """A limit the user states (``rate_limit_rps``, their SOAX package's) paces
+    the account from its first request: the first round is not refused."""
+    settings = {"CONCURRENT_REQUESTS": 8, "RETRY_TIMES": 2}
+    with Emulator("soax", "ratelimit", limit=5, window=1.0) as emu:
+        urls = [emu.target_url(f"/page/{i}") for i in range(8)]
+        yield _crawl(settings, [(u, {"proxy": emu.proxy_url()}) for u in urls])
+        # The control: without the statement, a first burst of 8 meets a
+        # limit of 5 at once.
+        unstated = _refused(emu)
+    assert unstated >= 3
+    # On loopback the gateway's host names no provider (proxy.soax.com would).
+    stated = {**settings, "PROXYERRORS_PROVIDER": "soax",
+              "PROXYERRORS_PROVIDERS": {"soax": {"extends": "soax", "rate_limit_rps": 5}}}
+    with Emulator("soax", "ratelimit", limit=5, window=1.0) as emu:
+        urls = [emu.target_url(f"/page/{i}") for i in range(20)]
+        crawler, outcome = yield _crawl(stated, [(u, {"proxy": emu.proxy_url()}) for u in urls])
+        refused = _refused(emu)
+    stats = crawler.stats.get_stats()
+    assert sorted(outcome.ok_urls) == sorted(urls)
+    [rate] = [v for k, v in stats.items() if k.startswith("proxyerrors/pacing/")]
+    assert rate == 4.75
+    # At most a request sent late and one on time meet in the window.
+    assert refused <= 1
+    assert stats.get("retry/count") is None
+    assert stats["finish_reason"] == "finished"
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_limit_stated_on_every_reply_is_read_before_any_burst() -> Any:
+    """wxapros states its limit on every reply: one request goes first, and
+    its reply's X-RateLimit-Limit per X-RateLimit-Window paces the rest."""
+    with Emulator("wxapros", "ratelimit", limit=5, window=1.0) as emu:
+        meta = {"proxyerrors_provider": "wxapros"}
+        urls = [emu.api_url(f"/api/v1/vpn/ip/8.8.4.{i}") for i in range(20)]
+        crawler, outcome = yield _crawl({"CONCURRENT_REQUESTS": 8},
+                                        [(u, dict(meta)) for u in urls])
+        refused = _refused(emu)
+    stats = crawler.stats.get_stats()
+    assert sorted(outcome.ok_urls) == sorted(urls)
+    [rate] = [v for k, v in stats.items() if k.startswith("proxyerrors/pacing/")]
+    assert rate == 4.75
+    assert refused <= 1
+    assert stats["finish_reason"] == "finished"
+
+
 @pytest_twisted.inlineCallbacks
 def test_pool_with_a_refused_and_a_hanging_proxy_fetches_every_url() -> Any:
     with Emulator("generic", "pool", size=3, refused={0}, hanging={1}) as emu:

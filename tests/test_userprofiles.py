@@ -513,6 +513,8 @@ def test_a_user_profile_says_everything_a_built_in_table_can() -> None:
     assert profile.wait_headers == (("X-Next-Request-In", 0.001),)
     assert profile.problem_code == "title"
     assert profile.sources == ("https://docs.my.test/errors",)
+    assert profile.rate_limit_rps is None
+    assert _load({"soax": {"extends": "soax", "rate_limit_rps": 7}})["soax"].rate_limit_rps == 7.0
     assert [h.header for h in profile.hints] == ["X-Retryable", None]
     assert profile.hints[1].json_path == ("error", "retryable")
     profiles = _profiles(user)
@@ -541,6 +543,11 @@ def test_a_user_profile_says_everything_a_built_in_table_can() -> None:
         ("hints", [{"header": "X-R", "inside_2xx": "yes", "values": {"t": {}}}], "true or false"),
         ("hints", [{"header": "X-R", "colour": 1, "values": {"t": {}}}], "unknown field"),
         ("status_headers", ["X Real"], "not a valid header name"),
+        ("rate_limit_rps", 0, "requests per second > 0"),
+        ("rate_limit_rps", -3, "requests per second > 0"),
+        ("rate_limit_rps", "10", "requests per second > 0"),
+        ("rate_limit_rps", True, "requests per second > 0"),
+        ("rate_limit_rps", float("inf"), "requests per second > 0"),
     ],
 )
 def test_bad_structured_fields_are_named(field: str, value: object, why: str) -> None:
