@@ -254,6 +254,10 @@ class Scheduler:
         self._streaks: dict[str, int] = {}
         self._since_near: dict[str, int] = {}
         self._ceilings: dict[str, float] = {}
+        # account -> when its first concurrency refusal came back; accounts
+        # whose ceiling is a first burst's guess (see lower_concurrency)
+        self._first_refusal: dict[str, float] = {}
+        self._guessed: dict[str, int] = {}
         self._paced: set[str] = set()
         self._tails: LRU[str, float] = LRU()
         self._limited: LRU[str, deque[float]] = LRU()
@@ -890,15 +894,16 @@ class Scheduler:
 
     # ----------------------------------------------------------- outcomes
 
-    def succeeded(self, route: str, account: str | None) -> None:
-        """A reply without a provider error on *route* (the success path)."""
+    def succeeded(self, route: str, account: str | None, sent: float | None = None) -> None:
+        """A reply without a provider error on *route* (the success path) to a
+        request sent at *sent*."""
         self.state.record_success(route)
         if account is None:
             return
         if self._breakers and account in self._breakers:
             self._breaker_success(account)
         if self._limits and account in self._limits:
-            self._increase(account)
+            self._increase(account, sent)
         now = self.clock()
         if self._limited and account in self._limited:
             stamps = self._limited.get(account)
@@ -1083,7 +1088,9 @@ class Scheduler:
 
     # --------------------------------------------------- adaptive concurrency
 
-    def lower_concurrency(self, account: str, sent_with: int | None = None) -> int:
+    def lower_concurrency(
+        self, account: str, sent_with: int | None = None, sent: float | None = None
+    ) -> int:
         """A concurrency error: lower *account*'s limit.
 
         *sent_with*: how many of the account's requests were in flight when the
@@ -1099,11 +1106,20 @@ class Scheduler:
           level below the refused one the ceiling (tried again after many
           successes, see ``_increase``).
 
+        *sent*: when the refused request was sent. A request sent before the
+        account's first refusal came back belongs to the first burst, whose
+        requests reach the provider in any order: the limit it sets is a
+        guess, which the burst's successes correct (see ``_burst_success``).
+
         Without *sent_with* (a request from before the scheduler saw it): a
         multiplicative decrease of the in-flight count.
         """
         floor = float(self.config.concurrency_floor)
         current = self._limits.get(account, math.inf)
+        first_seen = self._first_refusal.get(account)
+        if first_seen is None:
+            first_seen = self._first_refusal[account] = self.clock()
+        burst = sent is not None and sent < first_seen
         if sent_with is not None:
             # The whole requests the limit lets through.
             level = math.inf if math.isinf(current) else float(int(current))
@@ -1115,9 +1131,14 @@ class Scheduler:
                 if since is not None and since < _NEAR_REPEAT * level:
                     self._ceilings[account] = min(self._ceilings.get(account, math.inf), level)
                 self._since_near[account] = 0
+                self._guessed.pop(account, None)
             else:
                 limit = max(floor, float(sent_with))
                 self._ceilings[account] = min(self._ceilings.get(account, math.inf), limit + 1)
+                if burst:
+                    self._guessed.setdefault(account, 0)
+                else:
+                    self._guessed.pop(account, None)
         else:
             inflight = self._inflight.get(account, 0) + 1  # this request was in flight
             current = self._limits.get(account, float(inflight))
@@ -1131,7 +1152,28 @@ class Scheduler:
         self.stats.set_value(S.stat_key("concurrency", account, "limit"), int(limit))
         return int(limit)
 
-    def _increase(self, account: str) -> None:
+    def _burst_success(self, account: str, sent: float | None) -> bool:
+        """A success of the first burst, whose limit is a guess: the burst's
+        requests were all out at once, so as many of them as the provider
+        served were served together. A guess below that count (a refused
+        request of the burst reached the provider after later ones) rises to
+        it at once, instead of waiting for a probe after many successes.
+        Returns whether the limit rose."""
+        if sent is None or sent >= self._first_refusal.get(account, -math.inf):
+            return False
+        served = self._guessed[account] = self._guessed[account] + 1
+        limit = self._limits[account]
+        if served <= limit:
+            return False
+        self._limits[account] = float(served)
+        self._ceilings[account] = max(self._ceilings.get(account, math.inf), served + 1.0)
+        self.stats.set_value(S.stat_key("concurrency", account, "limit"), served)
+        self._wake(account)
+        return True
+
+    def _increase(self, account: str, sent: float | None = None) -> None:
+        if account in self._guessed and self._burst_success(account, sent):
+            return
         limit = self._limits[account]
         if account in self._since_near:
             self._since_near[account] += 1

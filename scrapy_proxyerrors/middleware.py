@@ -304,7 +304,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             if status < 400:
                 route = meta.get(META_ROUTE)
                 if route is not None:
-                    scheduler.succeeded(route, account)
+                    scheduler.succeeded(route, account, meta.get(SENT))
                 if (
                     transport is Transport.API
                     or (
@@ -333,7 +333,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         if error is None or self._bare(error, transport):
             route = meta.get(META_ROUTE)
             if status < 400 and route is not None:
-                scheduler.succeeded(route, account)
+                scheduler.succeeded(route, account, meta.get(SENT))
             return self._stock_response(request, response)
         if meta.get("proxy") and needs_corroboration(error, transport):
             # Maybe the target's reply, forwarded: a CONNECT probe through the
@@ -766,7 +766,8 @@ class ProxyErrorsMiddleware(RetryMiddleware):
                     extra={"spider": self.crawler.spider},
                 )
         if decided.lower_concurrency:
-            limit = scheduler.lower_concurrency(account, request.meta.get(SENT_WITH))
+            meta = request.meta
+            limit = scheduler.lower_concurrency(account, meta.get(SENT_WITH), meta.get(SENT))
             logger.debug(
                 "%(reason)s: at most %(limit)d concurrent requests through %(key)s",
                 {"reason": error.reason, "limit": limit, "key": account},

@@ -545,6 +545,32 @@ def test_a_limit_held_below_a_refusal_tries_one_more_after_many_successes() -> N
     assert mw.scheduler.concurrency_limit(account) == 3
 
 
+def test_a_first_burst_refusal_out_of_order_is_corrected_by_its_successes() -> None:
+    """The first burst reaches the provider in any order: the third request
+    sent (two in flight) may arrive after the fourth and be refused, which
+    guesses a limit of 2. The burst's three successes, all out at once, show
+    the provider served 3 together: the limit is 3 at once, not after the
+    many successes a held ceiling waits for."""
+    mw, meta, flying = _proxiesfo_in_flight(6)
+    account = flying[0].meta[INFLIGHT]
+    clock = mw.clock
+    clock.now += 0.01  # type: ignore[attr-defined]
+    for r in (flying[2], flying[4], flying[5]):
+        mw.process_response(r, Response(r.url, status=453, request=r))
+    assert mw.scheduler.concurrency_limit(account) == 2
+    for r in (flying[0], flying[1]):
+        mw.process_response(r, Response(r.url, status=200, request=r))
+    assert mw.scheduler.concurrency_limit(account) == 2
+    mw.process_response(flying[3], Response(flying[3].url, status=200, request=flying[3]))
+    assert mw.scheduler.concurrency_limit(account) == 3
+    assert _stat(mw, f"proxyerrors/concurrency/{account}/limit") == 3
+    # Successes of requests sent after the first refusal came back are no
+    # burst's: they raise the limit only as additive increase does.
+    admitted = [mw.process_request(Request(f"http://example.com/n{i}", meta=dict(meta)))
+                for i in range(5)]
+    assert admitted.count(None) == 3
+
+
 def test_breaker_opens_after_consecutive_outages_and_probes_once() -> None:
     mw, clock = _mw({"PROXYERRORS_BREAKER_THRESHOLD": 3, "PROXYERRORS_BREAKER_RECOVERY": 30})
     url = "https://api.chocodata.com/v1/product?api_key=K&id={}"
