@@ -297,6 +297,7 @@ class Config:
     proxies: tuple[str, ...] = ()
     actions: Mapping[str, Action] = field(default_factory=dict)
     max_retries: int = 2
+    rotate_times: int = 5
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     max_wait: float = 300.0
@@ -378,6 +379,10 @@ class Config:
             proxies=_proxies(settings),
             actions=_actions(settings, profiles),
             max_retries=max_retries,
+            # RETRY_ENABLED=False: no retry of any kind.
+            rotate_times=_count(settings, "PROXYERRORS_ROTATE_TIMES", minimum=0)
+            if _bool(settings, "RETRY_ENABLED")
+            else 0,
             backoff_base=base,
             backoff_max=top,
             max_wait=_seconds(settings, "PROXYERRORS_MAX_WAIT", allow_inf=True),

@@ -104,6 +104,7 @@ class Budget(str, Enum):
     """Which allowance an attempt spends."""
 
     RETRY = "retry"  #: ``RETRY_TIMES`` (``max_retry_times``): failures
+    ROTATE = "rotate"  #: ``PROXYERRORS_ROTATE_TIMES``: moves off a failed route
     THROTTLE = "throttle"  #: time/count of waiting for a limit: not a failure
     NONE = "none"  #: nothing is retried
 
@@ -141,6 +142,7 @@ class PolicyConfig:
     route_cooldown: float = 30.0
     throttle_max_time: float = 600.0
     throttle_max_count: int = 100
+    rotate_times: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +155,8 @@ class Attempt:
     throttled: int = 0
     #: When its first throttle wait began (wall clock); ``None`` before.
     throttled_since: float | None = None
+    #: Moves off a failed route spent on the rotation budget.
+    rotated: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,10 +290,23 @@ def plan(
     if error.category is Category.RATE_LIMIT:
         limits = error.rate_limit
         rate = stated_rate(limits.limit if limits else None, limits.window if limits else None)
+    if throttle:
+        budget = Budget.THROTTLE
+    elif (
+        action is Action.ROTATE
+        and error.scope is Scope.ROUTE
+        and attempt.rotated < cfg.rotate_times
+    ):
+        # The provider says the route failed, not the request: moving to
+        # another route is no retry of the page (the scheduler falls back to
+        # RETRY_TIMES when there is no other route to move to).
+        budget = Budget.ROTATE
+    else:
+        budget = Budget.RETRY
     return Plan(
         action,
         wait,
-        Budget.THROTTLE if throttle else Budget.RETRY,
+        budget,
         pause_on=pause_on,
         pause=pause,
         cooldown=cooldown,

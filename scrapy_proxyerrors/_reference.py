@@ -92,6 +92,14 @@ SETTINGS: tuple[Setting, ...] = (
        "when `RETRY_ENABLED` is `False`). Throttling (rate limits, concurrency limits, "
        "`Retry-After`) has its own budget: `PROXYERRORS_THROTTLE_MAX_TIME`.",
        shown_default="None (RETRY_TIMES)"),
+    _S("PROXYERRORS_ROTATE_TIMES", 5,
+       "Moves per request off a route its provider reports failed (a `rotate` rule of "
+       "route scope: a node gone offline, an IP that timed out), to another proxy of "
+       "the pool or a fresh sticky session, that do not spend the retry budget: the "
+       "failure was the route's, not the page's (scrapy-rotating-proxies keeps the "
+       "same apart, 5 by default). Beyond it, and when there is no other route, a "
+       "rotation spends `RETRY_TIMES` like any retry. 0 when `RETRY_ENABLED` is "
+       "`False`."),
     _S("PROXYERRORS_BACKOFF_BASE", 0.5,
        "The first backoff step in seconds; it doubles on each retry of a request, half of "
        "it jittered. Also the floor of any provider wait, so a `Retry-After: 0` never "
@@ -210,6 +218,9 @@ STATS: tuple[StatsKey, ...] = (
     _K("proxyerrors/route/pauses", "Route or account pauses (`Retry-After`, rate limits)."),
     _K("proxyerrors/rotate/proxy", "Retries moved to another proxy of the pool."),
     _K("proxyerrors/rotate/session", "Retries given a fresh sticky-session id."),
+    _K("proxyerrors/rotate/budget",
+       "Retries moved off a failed route on the rotation budget "
+       "(`PROXYERRORS_ROTATE_TIMES`), not `RETRY_TIMES`."),
     _K("proxyerrors/rotate/same_route",
        "Rotations that had no other route to go to (the same route was used again)."),
     _K("proxyerrors/ratelimit/preemptive_pauses",

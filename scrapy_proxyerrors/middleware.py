@@ -95,6 +95,7 @@ META_ROUTE = "proxyerrors_route"
 META_ERROR = "proxyerrors_error"
 # Private meta keys: the throttle budget a request has spent.
 _THROTTLED = "_proxyerrors_throttled"
+_ROTATED = "_proxyerrors_rotated"
 _THROTTLED_SINCE = "_proxyerrors_throttled_since"
 # Kept for code that imported it from here.
 _NOT_BEFORE = NOT_BEFORE
@@ -166,6 +167,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             route_cooldown=config.route_cooldown,
             throttle_max_time=config.throttle_max_time,
             throttle_max_count=config.throttle_max_count,
+            rotate_times=config.rotate_times,
         )
         self._warned: set[str] = set()
         # The spider Scrapy 2.13 passes to process_*: stock RetryMiddleware
@@ -620,6 +622,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             retries=meta.get("retry_times", 0),
             throttled=meta.get(_THROTTLED, 0),
             throttled_since=meta.get(_THROTTLED_SINCE),
+            rotated=meta.get(_ROTATED, 0),
         )
 
     def _act(self, request: Request, error: ProviderError) -> Request | None:
@@ -680,10 +683,10 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             return None
         if budget is Budget.THROTTLE:
             retry = self._throttle_retry(request, decided, error.reason)
+        elif budget is Budget.ROTATE:
+            retry = self._rotation_retry(request)
         else:
-            retry = self._retry(
-                request, error.reason, S.RETRY_BASE, logger, self.config.max_retries
-            )
+            retry = self._provider_retry(request, error)
         if retry is None:
             return None
         wait = decided.wait
@@ -692,6 +695,13 @@ class ProxyErrorsMiddleware(RetryMiddleware):
                 request, retry, route, self.identity.profile(request), decided.cooldown, now
             ):
                 wait = 0.0
+                if budget is Budget.ROTATE:
+                    self.stats.inc_value(S.ROTATE_BUDGET)
+            elif budget is Budget.ROTATE:
+                # Nowhere else to go: the same route again is a retry.
+                retry = self._provider_retry(request, error)
+                if retry is None:
+                    return None
         elif decided.pause_on is PauseOn.ROUTE and scheduler.can_move(request):
             # Its proxy is paused, but another of the pool can serve it now.
             scheduler.move(retry, route)
@@ -773,6 +783,17 @@ class ProxyErrorsMiddleware(RetryMiddleware):
                 {"reason": error.reason, "limit": limit, "key": account},
                 extra={"spider": self.crawler.spider},
             )
+
+    def _provider_retry(self, request: Request, error: ProviderError) -> Request | None:
+        """A retry of a provider error on the retry budget (``RETRY_TIMES``)."""
+        return self._retry(request, error.reason, S.RETRY_BASE, logger, self.config.max_retries)
+
+    @staticmethod
+    def _rotation_retry(request: Request) -> Request:
+        """A move off a failed route on the rotation budget (``RETRY_TIMES`` is untouched)."""
+        meta = dict(request.meta)
+        meta[_ROTATED] = meta.get(_ROTATED, 0) + 1
+        return request.replace(dont_filter=True, meta=meta)
 
     def _throttle_retry(
         self, request: Request, decided: Plan, reason: str | Exception

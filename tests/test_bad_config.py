@@ -94,6 +94,8 @@ BAD: list[tuple[str, Any, str]] = [
     ("PROXYERRORS_THROTTLE_MAX_TIME", "soon", "'soon'"),
     ("PROXYERRORS_THROTTLE_MAX_COUNT", 0, "0"),
     ("PROXYERRORS_THROTTLE_MAX_COUNT", 2.5, "2.5"),
+    ("PROXYERRORS_ROTATE_TIMES", -1, "-1"),
+    ("PROXYERRORS_ROTATE_TIMES", "many", "'many'"),
     ("PROXYERRORS_BREAKER_THRESHOLD", "five", "'five'"),
     ("PROXYERRORS_BREAKER_RECOVERY", math.nan, "nan"),
     ("PROXYERRORS_ENABLED", "maybe", "'maybe'"),

@@ -446,6 +446,44 @@ def test_a_dead_sticky_session_is_replaced_once() -> None:
     assert _stat(mw, "proxyerrors/session/replaced") == 1
 
 
+def test_moves_off_a_failed_route_spend_the_rotation_budget_not_retry_times() -> None:
+    """SOAX says the node failed (route scope): each move to a fresh session
+    spends PROXYERRORS_ROTATE_TIMES, and RETRY_TIMES only once that is spent;
+    with no other route to move to, the same route again is a retry."""
+    mw, clock = _mw({"RETRY_TIMES": 1, "PROXYERRORS_ROTATE_TIMES": 2})
+    request = Request("http://example.com/p", meta={"proxy": DEAD})
+    seen = []
+    for _ in range(4):
+        assert mw.process_request(request) is None
+        user = request.meta["proxy"].split("//")[1].split(":")[0]
+        request.headers[b"Proxy-Authorization"] = b"Basic " + __import__("base64").b64encode(
+            f"{user}:Sup3rSecret".encode())
+        retry = mw.process_response(request, _soax(502, "NODE_UNAVAILABLE", request))
+        if not isinstance(retry, Request):
+            break
+        seen.append((retry.meta.get("retry_times", 0), retry.meta["_proxyerrors_rotated"]))
+        request = retry
+        clock.now += 1
+    # Two free moves, then one on RETRY_TIMES = 1, then given up.
+    assert seen == [(0, 1), (0, 2), (1, 2)]
+    assert _stat(mw, "proxyerrors/rotate/budget") == 2
+    assert _stat(mw, "proxyerrors/retry/max_reached") == 1
+    # A proxy without sessions or a pool: nowhere else to go, a plain retry.
+    fixed, _ = _mw({"RETRY_TIMES": 1})
+    lone = Request("http://example.com/q", meta={"proxy": SOAX})
+    assert fixed.process_request(lone) is None
+    again = fixed.process_response(lone, _soax(502, "NODE_UNAVAILABLE", lone))
+    assert isinstance(again, Request)
+    assert again.meta["retry_times"] == 1 and "_proxyerrors_rotated" not in again.meta
+    assert _stat(fixed, "proxyerrors/rotate/same_route") == 1
+    # RETRY_ENABLED = False: no move of any kind.
+    off, _ = _mw({"RETRY_ENABLED": False})
+    dead = Request("http://example.com/r", meta={"proxy": DEAD})
+    assert off.process_request(dead) is None
+    reply = _soax(502, "NODE_UNAVAILABLE", dead)
+    assert off.process_response(dead, reply) is reply
+
+
 # ------------------------------------------------------------ stop, drop
 
 

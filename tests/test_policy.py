@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -281,10 +282,23 @@ def test_plan_rotate_rests_the_route_and_does_not_wait() -> None:
     error = classify(502, {"X-SOAX-Error": "NODE_UNAVAILABLE"})
     p = _plan(error)
     assert p.action is Action.ROTATE
-    assert p.budget is Budget.RETRY
     assert p.wait == 0.0
     assert p.cooldown == 30.0
     assert p.pause_on is None
+
+
+def test_plan_rotate_off_a_failed_route_has_its_own_budget() -> None:
+    """The provider says the route failed (route scope): moving off it spends
+    the rotation budget; once that is spent, RETRY_TIMES. A rotate rule of
+    request scope is a retry of the page."""
+    node = classify(502, {"X-SOAX-Error": "NODE_UNAVAILABLE"})
+    assert _plan(node).budget is Budget.ROTATE
+    assert _plan(node, Attempt(retries=2, rotated=4)).budget is Budget.ROTATE
+    assert _plan(node, Attempt(rotated=5)).budget is Budget.RETRY
+    cfg = dataclasses.replace(_CFG, rotate_times=0)
+    assert _plan(node, cfg=cfg).budget is Budget.RETRY
+    request_scoped = classify(502, {"X-SOAX-Error": "NODE_NOT_FOUND"})
+    assert _plan(request_scoped).budget is Budget.RETRY
 
 
 def test_plan_stated_rate_paces_with_a_margin() -> None:

@@ -114,6 +114,33 @@ def test_a_limit_stated_on_every_reply_is_read_before_any_burst() -> Any:
 
 
 @pytest_twisted.inlineCallbacks
+def test_node_failures_move_to_fresh_sessions_without_spending_retry_times() -> Any:
+    """A sticky session whose node keeps failing (SOAX's 502/504, route
+    scope): every URL is fetched with RETRY_TIMES = 0, each failure moving
+    the request to a fresh session on the rotation budget."""
+    with Emulator("soax", "flaky", rate=0.3) as emu:
+        proxy = emu.proxy_url(user="package-1-sessionid-first")
+        urls = [emu.target_url(f"/page/{i}") for i in range(40)]
+        crawler, outcome = yield _crawl({"RETRY_TIMES": 0, "CONCURRENT_REQUESTS": 4},
+                                        [(u, {"proxy": proxy}) for u in urls])
+        failed = sum(1 for r in emu.requests if r.kind == "plain" and r.status >= 500)
+    # The control: stock Scrapy (RETRY_TIMES = 0) loses every URL that failed.
+    with Emulator("soax", "flaky", rate=0.3) as emu:
+        proxy = emu.proxy_url(user="package-1-sessionid-first")
+        _, stock = yield _crawl({"RETRY_TIMES": 0, "ADDONS": {}},
+                                [(emu.target_url(f"/page/{i}"), {"proxy": proxy})
+                                 for i in range(len(urls))])
+    assert len(stock.ok_urls) < len(urls)
+    stats = crawler.stats.get_stats()
+    assert sorted(outcome.ok_urls) == sorted(urls)
+    assert failed > 0, "the nodes must have failed"
+    assert stats["proxyerrors/rotate/budget"] == failed
+    assert stats.get("proxyerrors/retry/count") is None
+    assert stats.get("retry/count") is None
+    assert stats["finish_reason"] == "finished"
+
+
+@pytest_twisted.inlineCallbacks
 def test_pool_with_a_refused_and_a_hanging_proxy_fetches_every_url() -> Any:
     with Emulator("generic", "pool", size=3, refused={0}, hanging={1}) as emu:
         proxies = emu.proxy_urls()

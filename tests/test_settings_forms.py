@@ -96,6 +96,7 @@ BAD_WITH_SECRETS: dict[str, list[Any]] = {
     "PROXYERRORS_ROUTE_COOLDOWN": [URL],
     "PROXYERRORS_THROTTLE_MAX_TIME": [URL],
     "PROXYERRORS_THROTTLE_MAX_COUNT": [URL],
+    "PROXYERRORS_ROTATE_TIMES": [URL],
     "PROXYERRORS_BREAKER_THRESHOLD": [URL],
     "PROXYERRORS_BREAKER_RECOVERY": [URL],
     # Read by RedisState only (not built with the default MemoryState).
