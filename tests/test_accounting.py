@@ -29,8 +29,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 MAX_RETRIES = 2
+ROTATE_TIMES = 1
 SETTINGS: dict[str, Any] = {
     "PROXYERRORS_MAX_RETRIES": MAX_RETRIES,
+    "PROXYERRORS_ROTATE_TIMES": ROTATE_TIMES,
     "PROXYERRORS_ROUTE_COOLDOWN": 0,
     "PROXYERRORS_ACTIONS": {"soax/RETRIES_EXHAUSTED": "drop"},
     "CONCURRENT_REQUESTS": 8,
@@ -96,10 +98,12 @@ def test_fault_mix_every_request_ends_exactly_once() -> Any:
     # Every request ended once: no URL lost, none answered twice.
     assert len(outcome.responses) + len(outcome.failures) == len(issued)
     assert _outcome_urls(outcome) == Counter(issued)
-    # The retry budget held at the provider: 1 + MAX_RETRIES attempts at most.
+    # The budgets held at the provider: 1 + MAX_RETRIES attempts at most, and
+    # ROTATE_TIMES more for moves off a node that failed.
     attempts = _provider_attempts(records)
-    assert max(attempts.values()) <= 1 + MAX_RETRIES
-    assert max(attempts.values()) == 1 + MAX_RETRIES, "some request used its whole budget"
+    assert max(attempts.values()) <= 1 + MAX_RETRIES + ROTATE_TIMES
+    assert max(attempts.values()) >= 1 + MAX_RETRIES, "some request used its retry budget"
+    assert stats["proxyerrors/rotate/budget"] > 0
     # Each kind of ending happened, and drops were counted.
     kinds = _check_failures(outcome)
     assert kinds["dropped"] == stats["proxyerrors/dropped"] > 0
@@ -184,7 +188,7 @@ def test_stop_and_jobdir_resume_ends_every_url_exactly_once(tmp_path: Path) -> A
     assert refused
     assert max(Counter(r.url for r in refused).values()) == 1
     others = [r for r in records if r.code != "PACKAGE_NO_CREDITS"]
-    assert max(_provider_attempts(others).values()) <= 1 + MAX_RETRIES
+    assert max(_provider_attempts(others).values()) <= 1 + MAX_RETRIES + ROTATE_TIMES
 
 
 def test_per_route_tables_stay_bounded_over_many_sessions() -> None:

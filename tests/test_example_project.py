@@ -22,7 +22,7 @@ def test_demo_crawl_ends_with_a_report(tmp_path: Path) -> None:
     assert "'finish_reason': 'finished'" in result.stderr
     report = json.loads(report_file.read_text())
     assert report["finish_reason"] == "finished"
-    assert report["retries"] > 0
+    # SOAX's node failures move to fresh sessions (the rotation budget).
     assert report["rotations"] > 0
     assert report["waited_seconds"] > 0
     assert report["dropped"] > 0
