@@ -10,9 +10,11 @@ It is the only code that touches Scrapy's engine internals.
 How a request waits: the middleware returns it (from ``process_request``,
 ``process_response`` or ``process_exception``) with a private "not before"
 time in its meta. The engine hands a returned request to ``crawl()``, which
-sends ``request_scheduled``; the handler here keeps a request that is not due
-in a heap and raises ``IgnoreRequest``, so Scrapy does not queue it. When it
-is due, a timer gives it back to ``engine.crawl()``. While anything is parked,
+gives it to Scrapy's scheduler; its ``enqueue_request``, wrapped when the
+spider opens, keeps a request that is not due in a heap here instead (a
+``request_scheduled`` receiver that raises ``IgnoreRequest`` is the fallback
+when the scheduler cannot be wrapped). When it is due, a timer gives it back
+to ``engine.crawl()``. While anything is parked,
 ``spider_idle`` keeps the spider open; when the spider closes, parked requests
 go to Scrapy's scheduler (so ``JOBDIR`` keeps them) just before that closes.
 """
@@ -264,16 +266,17 @@ class Scheduler:
         self._served: LRU[str, list[float]] = LRU()
         # key -> (the stated rate, when to write it again)
         self._stated: LRU[str, tuple[float, float]] = LRU()
-        # Pooled routes that answered once, and requests on those that did not
-        # yet: a proxy of the pool serves one request at a time until it has
-        # answered (a dead or hanging proxy costs one request, not a round).
+        # Keys that answered once, and those whose first request is still out:
+        # a proxy of the pool serves one request at a time until it has
+        # answered (a dead or hanging proxy costs one request, not a round),
+        # and so does an account whose first reply states its limit.
         self._warm: LRU[str, bool] = LRU()
         self._cold: dict[str, int] = {}
         self._breakers: dict[str, _Breaker] = {}
-        self._sites: set[str] = set()
+        # Whether any site key (Scope.SITE, a bare Retry-After) was paused.
+        self._site_paused = False
         # dead session's route -> (its replacement's credentials, route)
         self._replaced: LRU[str, tuple[Credentials, str]] = LRU()
-        self.outages: list[tuple[str, float, float]] = []
         self.corroborator = Corroborator(identity.profiles)
         # The HTML report's recorder (None when the report is off): looked up
         # once, when the spider opens (the extensions exist by then).
@@ -297,7 +300,7 @@ class Scheduler:
     @property
     def site_pauses(self) -> bool:
         """Whether any site key (``Scope.SITE``) was paused in this crawl."""
-        return bool(self._sites)
+        return self._site_paused
 
     @property
     def parked(self) -> int:
@@ -686,12 +689,12 @@ class Scheduler:
         current = meta.get(META_ROUTE) if meta.get(ASSIGNED) else None
         avoid = meta.pop(AVOID, None)
         skip: Callable[[str], bool] | None = None
-        if self._sites or self._cold:
+        if self._site_paused or self._cold:
             # A route may be paused for this site only (a bare Retry-After),
             # or busy with its first request (it has not answered yet).
             host = urlsplit(request.url).hostname or ""
             paused_until = self.state.paused_until
-            cold, sites = self._cold, bool(self._sites)
+            cold, sites = self._cold, self._site_paused
 
             def skip(route: str) -> bool:
                 return route in cold or (sites and paused_until(f"{route}|{host}") > now)
@@ -770,6 +773,7 @@ class Scheduler:
         request, so that a first burst never runs into a limit it would state.
         """
         state = self.state
+        probe: _Breaker | None = None
         if self._breakers:
             breaker = self._breakers.get(account)
             if breaker is not None and breaker.open_until:
@@ -777,14 +781,14 @@ class Scheduler:
                     return self.spread(account, breaker.open_until), f"breaker:{account}"
                 if breaker.probing:
                     return now + _RECHECK, f"breaker:{account}"
-                # Recovery time is over: this request is the probe.
-                breaker.probing = True
-                request.meta[PROBE] = True
-                self.stats.inc_value(S.stat_key("breaker", "probes"))
+                # Recovery time is over: this request is the probe, if it goes
+                # (claimed below, once nothing else holds it back: a probe
+                # parked for a pause or a pacing slot would never come back).
+                probe = breaker
         if self._corroborating and account in self._corroborating:
             return now + _RECHECK, f"corroborate:{account}"
         paused = max(state.paused_until(route), state.paused_until(account))
-        if site is not None and self._sites:
+        if site is not None and self._site_paused:
             paused = max(paused, state.paused_until(site))
         meta = request.meta
         reserved = meta.pop(RESERVED, None) == account
@@ -799,14 +803,8 @@ class Scheduler:
             inflight >= int(limit) or (not woken and self._queued(account))
         ):
             return now + _RECHECK, account
-        if self._paced and account in self._paced:
-            tail = self._tails.get(account) or 0.0
-            if tail > now + _EPSILON and not reserved:
-                # Others wait for their paced slots: queue behind them.
-                return self._queue(request, account, now), None
-            wait = state.take(account, now)
-            if wait > 0:
-                return self._queue(request, account, now + wait), None
+        # Warming before pacing: a request that waits for a first answer
+        # takes no paced slot.
         cold: tuple[str, ...] = ()
         if meta.get(ASSIGNED) and route not in self._warm:
             if route in self._cold:
@@ -818,10 +816,28 @@ class Scheduler:
                 # Its first reply states the limit: wait for it.
                 return now + _RECHECK, f"warm:{account}"
             cold = (*cold, account)
+        if self._paced:
+            if site is not None and site in self._paced:
+                # A site's own limit (Scope.SITE) paces that site's key.
+                wait = state.take(site, now)
+                if wait > 0:
+                    return self.spread(site, now + wait), None
+            if account in self._paced:
+                tail = self._tails.get(account) or 0.0
+                if tail > now + _EPSILON and not reserved:
+                    # Others wait for their paced slots: queue behind them.
+                    return self._queue(request, account, now), None
+                wait = state.take(account, now)
+                if wait > 0:
+                    return self._queue(request, account, now + wait), None
         if cold:
             for key in cold:
                 self._cold[key] = 1
             meta[WARMING] = cold
+        if probe is not None:
+            probe.probing = True
+            meta[PROBE] = True
+            self.stats.inc_value(S.stat_key("breaker", "probes"))
         self._inflight[account] = inflight + 1
         meta[INFLIGHT] = meta[ACCOUNT] = account
         meta[SENT] = now
@@ -999,7 +1015,7 @@ class Scheduler:
         if self._recorder is not None:
             self._recorder.record_pause(key, self.clock(), until, reason)
         if site:
-            self._sites.add(key)
+            self._site_paused = True
         self.stats.inc_value(S.PAUSES)
         self.recall(key, self.spread(key, until))
         return before <= self.clock()
@@ -1260,7 +1276,6 @@ class Scheduler:
             self._wake(f"breaker:{account}", -1)
 
     def _record_outage(self, account: str, breaker: _Breaker, now: float) -> None:
-        self.outages.append((account, breaker.opened_at, now))
         if self._recorder is not None:
             self._recorder.record_breaker(
                 account, breaker.opened_at, now, f"outage, {breaker.failures} failures"
@@ -1271,7 +1286,3 @@ class Scheduler:
             round(now - breaker.opened_at, 3),  # type: ignore[arg-type]
         )
         breaker.open_until = 0.0
-
-    def breaker_open(self, account: str) -> bool:
-        breaker = self._breakers.get(account)
-        return breaker is not None and bool(breaker.open_until)

@@ -116,7 +116,16 @@ class _Expiring:
             return False
         self._table[key] = until
         heapq.heappush(self._heap, (until, key))
+        if len(self._heap) > 2 * len(self._table) + 64:
+            # Superseded entries (windows extended again and again, a few
+            # keys in a small pool) pile up in the heap: rebuilt from the
+            # table, after as many pushes as it holds (amortised O(1)).
+            self._compact()
         return True
+
+    def _compact(self) -> None:
+        self._heap = [(u, k) for k, u in self._table.items()]
+        heapq.heapify(self._heap)
 
     def prune(self, now: float) -> None:
         heap, table = self._heap, self._table
@@ -125,9 +134,7 @@ class _Expiring:
             if table.get(key) == until:
                 del table[key]
         if len(heap) > 2 * len(table) + 64:
-            # Superseded entries (extended windows) pile up in the heap.
-            self._heap = [(u, k) for k, u in table.items()]
-            heapq.heapify(self._heap)
+            self._compact()
 
 
 class MemoryState:

@@ -93,12 +93,10 @@ META_PROVIDER = "proxyerrors_provider"
 META_DONT = "dont_proxyerrors"
 META_ROUTE = "proxyerrors_route"
 META_ERROR = "proxyerrors_error"
-# Private meta keys: the throttle budget a request has spent.
+# Private meta keys: the throttle and rotation budgets a request has spent.
 _THROTTLED = "_proxyerrors_throttled"
 _ROTATED = "_proxyerrors_rotated"
 _THROTTLED_SINCE = "_proxyerrors_throttled_since"
-# Kept for code that imported it from here.
-_NOT_BEFORE = NOT_BEFORE
 
 _SECRETS_MAX = 1_000
 #: get_retry_request() takes give_up_log_level from Scrapy 2.14 on.
@@ -274,10 +272,13 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             # A limit the provider states is kept from the first request: a
             # documented rate paces the account at once; a limit stated on
             # every reply is read off the first one before any burst.
-            documented = stated_rate(None, None, profile.rate_limit_rps)
-            if documented:
-                scheduler.pace_stated(account, documented, now)
             first_reply = profile.rate_limit_headers
+            if not first_reply:
+                # (A provider that states its limit on every reply is paced
+                # at what it states, not at its docs.)
+                documented = stated_rate(None, None, profile.rate_limit_rps)
+                if documented:
+                    scheduler.pace_stated(account, documented, now)
         due, wait_on = scheduler.admit(request, route, account, site, now, first_reply=first_reply)
         if due:
             return scheduler.park(request, due, wait_on)
@@ -413,7 +414,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             return
         try:
             rate = stated_rate(int(limit), float(window))
-        except ValueError:  # a malformed statement states nothing
+        except (ValueError, OverflowError):  # a malformed statement states nothing
             return
         if rate is not None and math.isfinite(rate):
             self.scheduler.pace_stated(account, rate, self.clock())

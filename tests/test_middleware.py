@@ -644,6 +644,37 @@ def test_breaker_opens_after_consecutive_outages_and_probes_once() -> None:
     assert _stat(mw, "proxyerrors/breaker/outages") == 1
 
 
+def test_a_breaker_probe_held_back_by_a_pause_still_goes_after_it() -> None:
+    """The recovery time is over but the account is paused (a Retry-After
+    longer than it): the request held back is not the probe; after the
+    pause one probe goes, and its success closes the breaker."""
+    mw, clock = _mw({"PROXYERRORS_BREAKER_THRESHOLD": 2, "PROXYERRORS_BREAKER_RECOVERY": 30})
+    url = "https://api.chocodata.com/v1/product?api_key=K&id={}"
+
+    def call(i: int) -> Any:
+        r = Request(url.format(i), meta={"proxyerrors_provider": "chocodata"})
+        return r, mw.process_request(r)
+
+    for i in range(2):
+        r, gate = call(i)
+        assert gate is None
+        mw.process_response(r, Response(r.url, status=500, request=r,
+                                         body=b'{"error": "internal_error"}'))
+    assert _stat(mw, "proxyerrors/breaker/opened") == 1
+    account = r.meta["_proxyerrors_account"]
+    mw.scheduler.pause(account, clock.now + 100)
+    clock.now += 31
+    _, held = call(10)
+    assert isinstance(held, Request), "held by the pause"
+    assert _stat(mw, "proxyerrors/breaker/probes") is None
+    clock.now += 100
+    probe, gate = call(11)
+    assert gate is None, "the probe goes once the pause is over"
+    assert isinstance(call(12)[1], Request), "one probe at a time"
+    mw.process_response(probe, Response(probe.url, status=200, request=probe))
+    assert call(13)[1] is None
+
+
 def test_key_values_in_urls_stay_with_the_crawl() -> None:
     """A key seen in a URL masks that crawl's provider text, but is not made a
     process-wide log secret (which cost every later log line of every crawl)."""
@@ -710,6 +741,12 @@ def test_repeated_site_limits_pace_that_site_never_the_account() -> None:
     others = [mw.process_request(Request(f"http://other.example/{i}", meta={"proxy": proxy}))
               for i in range(5)]
     assert others == [None] * 5
+    # ... and the site's rate is kept: after its pause, its requests are spaced.
+    clock.now += 60
+    shop = [mw.process_request(Request(f"http://shop.example/n{i}", meta={"proxy": proxy}))
+            for i in range(3)]
+    assert shop[0] is None
+    assert all(isinstance(r, Request) and r.meta[NOT_BEFORE] > clock.now for r in shop[1:])
 
 
 def test_a_probe_that_meets_another_error_lets_the_next_probe_go() -> None:
@@ -818,6 +855,9 @@ def test_a_limit_stated_on_every_reply_is_read_before_a_burst() -> None:
     bad = Response(again[0].url, status=200, request=again[0], headers={
         "X-RateLimit-Limit": "lots", "X-RateLimit-Window": "60"})
     assert mw.process_response(again[0], bad) is bad
+    huge = Response(again[1].url, status=200, request=again[1], headers={
+        "X-RateLimit-Limit": "1" + "0" * 400, "X-RateLimit-Window": "60"})
+    assert mw.process_response(again[1], huge) is huge
     assert _stat(mw, f"proxyerrors/pacing/{account}/rate") == pytest.approx(0.95)
 
 

@@ -63,6 +63,20 @@ def test_pausing_past_the_cap_never_drops_an_active_pause() -> None:
     assert len(state._pauses) <= 160
 
 
+def test_extending_a_few_keys_again_and_again_keeps_the_expiry_heap_small() -> None:
+    """A small pool whose pauses and cooldowns are extended over and over: the
+    table never reaches its cap, and the heap must not grow with every push."""
+    clock = Clock(0.0)
+    state = MemoryState(clock=clock)
+    for i in range(20_000):
+        clock.now = i / 10
+        state.pause(f"route{i % 20}", clock.now + 30)
+        state.record_failure(f"route{i % 50}", clock.now, 1.0)
+    assert len(state._pauses._heap) <= 2 * 20 + 64  # type: ignore[attr-defined]
+    assert len(state._cooling._heap) <= 2 * 50 + 64  # type: ignore[attr-defined]
+    assert state.paused_until("route7") > clock.now
+
+
 def test_cooldowns_are_bounded_without_losing_active_ones() -> None:
     state = MemoryState(max_entries=50)
     for i in range(500):
