@@ -65,6 +65,15 @@ def _stat(mw: ProxyErrorsMiddleware, key: str) -> Any:
     return mw.crawler.stats.get_value(key)
 
 
+def _successes(mw: ProxyErrorsMiddleware, clock: Clock, count: int, step: float) -> None:
+    """*count* requests through SOAX, each admitted and answered 200, *step* s apart."""
+    for i in range(count):
+        r = Request(f"http://example.com/{i}", meta={"proxy": SOAX})
+        assert mw.process_request(r) is None
+        mw.process_response(r, Response(r.url, status=200, request=r))
+        clock.now += step
+
+
 def _soax(status: int, code: str, request: Request, **headers: str) -> Response:
     return Response(request.url, status=status, headers={"X-SOAX-Error": code, **headers},
                     request=request)
@@ -271,11 +280,7 @@ def test_a_first_429_paces_at_what_the_account_served_the_second_before() -> Non
     the second before the first 429 are what the limit lets through."""
     mw, clock = _mw()
     _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
-    for i in range(20):
-        r = Request(f"http://example.com/{i}", meta={"proxy": SOAX})
-        assert mw.process_request(r) is None
-        mw.process_response(r, Response(r.url, status=200, request=r))
-        clock.now += 0.05
+    _successes(mw, clock, 20, 0.05)
     refused = Request("http://example.com/x", meta={"proxy": SOAX})
     mw.process_request(refused)
     account = refused.meta[INFLIGHT]
@@ -286,11 +291,7 @@ def test_a_first_429_paces_at_what_the_account_served_the_second_before() -> Non
     # Not when the window is longer than a second: the next 429 teaches it.
     mw2, clock2 = _mw()
     _connect_says(mw2, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
-    for i in range(20):
-        r = Request(f"http://example.com/{i}", meta={"proxy": SOAX})
-        mw2.process_request(r)
-        mw2.process_response(r, Response(r.url, status=200, request=r))
-        clock2.now += 0.05
+    _successes(mw2, clock2, 20, 0.05)
     refused = Request("http://example.com/x", meta={"proxy": SOAX})
     mw2.process_request(refused)
     mw2.process_response(refused, _soax(429, "RATE_LIMIT_EXCEEDED", refused,
@@ -869,11 +870,7 @@ def test_a_429_under_a_documented_rate_learns_a_lower_one() -> None:
     _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
     rates = []
     for _ in range(3):
-        for i in range(3):
-            r = Request(f"http://example.com/{i}", meta={"proxy": SOAX})
-            assert mw.process_request(r) is None
-            mw.process_response(r, Response(r.url, status=200, request=r))
-            clock.now += 1.2
+        _successes(mw, clock, 3, 1.2)
         refused = Request("http://example.com/x", meta={"proxy": SOAX})
         assert mw.process_request(refused) is None
         account = refused.meta[INFLIGHT]
