@@ -207,6 +207,17 @@ class _Breaker:
         self.recovery = recovery
 
 
+class _Limited:
+    """An account's 429s without a stated limit: when the last one was seen,
+    and the successes since (what it sustained between them)."""
+
+    __slots__ = ("seen", "successes")
+
+    def __init__(self, seen: float) -> None:
+        self.seen = seen
+        self.successes: deque[float] = deque(maxlen=2_000)
+
+
 class _Parked:
     __slots__ = ("alive", "due", "request", "seq")
 
@@ -262,7 +273,7 @@ class Scheduler:
         self._guessed: dict[str, int] = {}
         self._paced: set[str] = set()
         self._tails: LRU[str, float] = LRU()
-        self._limited: LRU[str, deque[float]] = LRU()
+        self._limited: LRU[str, _Limited] = LRU()
         self._served: LRU[str, list[float]] = LRU()
         # key -> (the stated rate, when to write it again)
         self._stated: LRU[str, tuple[float, float]] = LRU()
@@ -922,9 +933,9 @@ class Scheduler:
             self._increase(account, sent)
         now = self.clock()
         if self._limited and account in self._limited:
-            stamps = self._limited.get(account)
-            if stamps is not None:
-                stamps.append(now)
+            limited = self._limited.get(account)
+            if limited is not None:
+                limited.successes.append(now)
         # Successes per second, in two one-second buckets: what the account
         # sustained just before a first 429, should one come.
         served = self._served.get(account)
@@ -1032,11 +1043,8 @@ class Scheduler:
         seen = self._stated.get(key)
         if seen is not None and seen[0] == rate and now < seen[1]:
             return False
-        ttl = self.config.rate_ttl
-        self._stated.put(key, (rate, now + ttl / 2))
-        self.state.set_rate(key, rate, now + ttl)
-        self._paced.add(key)
-        self.stats.set_value(S.stat_key("pacing", key, "rate"), round(rate, 3))
+        self._stated.put(key, (rate, now + self.config.rate_ttl / 2))
+        self._set_pace(key, rate, now)
         return True
 
     def learn_rate(
@@ -1062,9 +1070,9 @@ class Scheduler:
         """
         rate = stated
         if rate is None and limited:
-            stamps = self._limited.get(key)
-            if stamps is None:
-                self._limited.put(key, deque([now], maxlen=2_000))
+            record = self._limited.get(key)
+            if record is None:
+                self._limited.put(key, _Limited(now))
                 # The first 429. With a window of a second at most, what the
                 # account served in the second before it is what the limit
                 # lets through; a longer window is learnt from the successes
@@ -1078,11 +1086,10 @@ class Scheduler:
                     return None
                 rate = max(served * RATE_MARGIN, 0.5)
             else:
-                if sent is not None and stamps and sent < stamps[0]:
+                if sent is not None and sent < record.seen:
                     return None
                 window = max(wait, 1.0)
-                # stamps[0] is when the previous 429 was seen; the rest are successes since.
-                recent = sum(1 for t in itertools.islice(stamps, 1, None) if t > now - window)
+                recent = sum(1 for t in record.successes if t > now - window)
                 current = self.state.rate(key) if key in self._paced else 0.0
                 if current and not recent:
                     rate = current * 0.75
@@ -1090,14 +1097,17 @@ class Scheduler:
                     rate = max(recent * RATE_MARGIN / window, 0.5)
                     if current:
                         rate = min(rate, current * RATE_MARGIN)
-                stamps.clear()
-                stamps.append(now)
+                record.seen = now
+                record.successes.clear()
         if rate is None or not rate > 0:
             return None
+        self._set_pace(key, rate, now)
+        return rate
+
+    def _set_pace(self, key: str, rate: float, now: float) -> None:
         self.state.set_rate(key, rate, now + self.config.rate_ttl)
         self._paced.add(key)
         self.stats.set_value(S.stat_key("pacing", key, "rate"), round(rate, 3))
-        return rate
 
     def count_limited(self) -> None:
         self.stats.inc_value(S.stat_key("ratelimit", "provoked"))
