@@ -739,27 +739,37 @@ class Scheduler:
         (following replacements that died in turn)."""
         if not self._replaced or route not in self._replaced:
             return False
-        fresh = None
-        for _ in range(8):
+        start, fresh, hops = route, None, 0
+        for hops in range(1, 64):
             found = self._replaced.get(route)
             if found is None or self.state.cooling_until(route) <= now:
                 break
             fresh, route = found
         if fresh is None:
             return False
+        if hops > 2:
+            # A chain of sessions that died in turn: the next request of the
+            # first one goes straight to the live end.
+            self._replaced.put(start, (fresh, route))
         self._apply_credentials(request, fresh)
         self.stats.inc_value(S.stat_key("session", "moved"))
         return True
 
     @staticmethod
     def _apply_credentials(request: Request, creds: Credentials) -> None:
-        if request.headers.get(b"Proxy-Authorization"):
-            # Replaced in the header directly: the credentials never travel in meta.
+        """Give *request* *creds* wherever it carries proxy credentials: the
+        header (set by HttpProxyMiddleware on an earlier attempt) and the proxy
+        URL in meta, or the URL alone. A URL with the old credentials left
+        beside a new header would win: HttpProxyMiddleware rebuilds the header
+        from the URL (a pool sets the URL on every attempt)."""
+        header = bool(request.headers.get(b"Proxy-Authorization"))
+        if header:
             request.headers[b"Proxy-Authorization"] = basic_header(creds)
-            return
         proxy = request.meta.get("proxy")
         if proxy:
             parts = urlsplit(proxy)
+            if header and parts.username is None:
+                return  # credentials in the header only: they never travel in meta
             netloc = (
                 f"{quote(creds.user, safe='')}:{quote(creds.password, safe='')}@"
                 f"{parts.hostname}:{parts.port}"
@@ -990,6 +1000,9 @@ class Scheduler:
     ) -> bool:
         """Rest *route* and point *retry* at another proxy or the session's
         replacement; ``True`` if it moved."""
+        # A fresh session on a proxy that answered is no unknown proxy: it
+        # does not carry one request at a time (only its exit node is new).
+        warm = route in self._warm
         self.cool(route, cooldown, now)
         if self.can_move(request):
             self.move(retry, route)
@@ -1005,6 +1018,8 @@ class Scheduler:
                 self._apply_credentials(retry, fresh)
                 found = (fresh, self.identity.route(retry, profile)[0])
                 self._replaced.put(route, found)
+                if warm:
+                    self._warm.put(found[1], True)
                 self.stats.inc_value(S.stat_key("session", "replaced"))
             else:
                 self._apply_credentials(retry, found[0])

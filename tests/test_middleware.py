@@ -423,6 +423,31 @@ def test_a_proxy_of_the_pool_serves_one_request_until_it_answers() -> None:
     assert {r.meta["proxy"] for r in more} == {first[0].meta["proxy"]}
 
 
+def test_a_fresh_session_on_a_proxy_that_answered_is_not_held_back() -> None:
+    """A pool's proxy that answered carries many requests; its dead sticky
+    session's replacement is the same proxy with a new exit node, so the
+    requests that move to it do not wait for its first answer."""
+    mw, clock = _mw({"PROXYERRORS_PROXIES": [DEAD]})
+    first = Request("http://example.com/0")
+    assert mw.process_request(first) is None
+    mw.process_response(first, Response(first.url, status=200, request=first))
+    flying = [Request(f"http://example.com/{i}") for i in range(1, 4)]
+    assert [mw.process_request(r) for r in flying] == [None] * 3
+    dead = flying[0]
+    dead.headers[b"Proxy-Authorization"] = b"Basic " + __import__("base64").b64encode(
+        b"package-1-sessionid-dead:Sup3rSecret")
+    retry = mw.process_response(dead, _soax(502, "NODE_UNAVAILABLE", dead))
+    assert isinstance(retry, Request)
+    creds = basic_credentials(retry.headers[b"Proxy-Authorization"])
+    assert creds is not None and "dead" not in creds.user
+    clock.now += 1
+    more = [Request(f"http://example.com/n{i}") for i in range(4)]
+    assert [mw.process_request(r) for r in [retry, *more]] == [None] * 5
+    fresh = retry.meta["proxyerrors_route"]
+    assert fresh != dead.meta["proxyerrors_route"]
+    assert {r.meta["proxyerrors_route"] for r in more} == {fresh}
+
+
 def test_a_dead_sticky_session_is_replaced_once() -> None:
     mw, _ = _mw()
     requests = [Request(f"http://example.com/{i}", meta={"proxy": DEAD}) for i in range(3)]

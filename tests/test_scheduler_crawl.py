@@ -141,6 +141,32 @@ def test_node_failures_move_to_fresh_sessions_without_spending_retry_times() -> 
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_dead_session_of_a_pool_is_not_used_after_its_failure() -> Any:
+    """A pool entry that is a sticky session (PROXYERRORS_PROXIES), whose
+    sessions keep dying: each dead session gets only the requests that were
+    already on their way when it failed, retries included (their header and
+    the pool's URL both carry the replacement), even after many replacements."""
+    with Emulator("soax", "flaky", rate=0.3) as emu:
+        urls = [emu.target_url(f"/page/{i}") for i in range(60)]
+        crawler, outcome = yield _crawl(
+            {"CONCURRENT_REQUESTS": 4,
+             "PROXYERRORS_PROXIES": [emu.proxy_url(user="package-1-sessionid-first")]},
+            [(u, {}) for u in urls])
+        records = [r for r in _provider_records(emu) if r.kind == "plain"]
+    assert sorted(outcome.ok_urls) == sorted(urls)
+    failed_at: dict[str, int] = {}
+    after: Counter[str] = Counter()
+    for r in records:
+        if r.session in failed_at:
+            after[r.session] += 1
+        if r.status >= 500:
+            failed_at.setdefault(r.session, r.seq)
+    assert len(failed_at) > 8, "a long chain of replacements"
+    assert max(after.values()) <= 4 - 1  # CONCURRENT_REQUESTS - 1 in flight
+    assert crawler.stats.get_value("proxyerrors/session/replaced") == len(failed_at)
+
+
+@pytest_twisted.inlineCallbacks
 def test_pool_with_a_refused_and_a_hanging_proxy_fetches_every_url() -> Any:
     with Emulator("generic", "pool", size=3, refused={0}, hanging={1}) as emu:
         proxies = emu.proxy_urls()
