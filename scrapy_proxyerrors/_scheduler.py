@@ -740,14 +740,15 @@ class Scheduler:
         if not self._replaced or route not in self._replaced:
             return False
         start, fresh, hops = route, None, 0
-        for hops in range(1, 64):
+        while hops < 64:
             found = self._replaced.get(route)
             if found is None or self.state.cooling_until(route) <= now:
                 break
             fresh, route = found
+            hops += 1
         if fresh is None:
             return False
-        if hops > 2:
+        if hops > 1:
             # A chain of sessions that died in turn: the next request of the
             # first one goes straight to the live end.
             self._replaced.put(start, (fresh, route))
