@@ -207,6 +207,11 @@ class _Breaker:
         self.recovery = recovery
 
 
+def _endpoint(route: str) -> str:
+    """The proxy (``host:port``) of a route id (``host:port~session``)."""
+    return route.partition("~")[0]
+
+
 class _Limited:
     """An account's 429s without a stated limit: when the last one was seen,
     and the successes since (what it sustained between them)."""
@@ -708,7 +713,9 @@ class Scheduler:
             cold, sites = self._cold, self._site_paused
 
             def skip(route: str) -> bool:
-                return route in cold or (sites and paused_until(f"{route}|{host}") > now)
+                return _endpoint(route) in cold or (
+                    sites and paused_until(f"{route}|{host}") > now
+                )
 
         if (
             current is not None
@@ -828,11 +835,16 @@ class Scheduler:
         # Warming before pacing: a request that waits for a first answer
         # takes no paced slot.
         cold: tuple[str, ...] = ()
-        if meta.get(ASSIGNED) and route not in self._warm:
-            if route in self._cold:
-                # Its first request is still out: wait for the answer.
-                return now + _RECHECK, f"warm:{route}"
-            cold = (route,)
+        if meta.get(ASSIGNED):
+            # The proxy itself (host:port), whatever session the route names:
+            # a dead or hanging proxy is one, and a fresh session on a proxy
+            # that answered is a new exit node, not an unknown proxy.
+            endpoint = _endpoint(route)
+            if endpoint not in self._warm:
+                if endpoint in self._cold:
+                    # Its first request is still out: wait for the answer.
+                    return now + _RECHECK, f"warm:{endpoint}"
+                cold = (endpoint,)
         if first_reply and account not in self._warm:
             if account in self._cold:
                 # Its first reply states the limit: wait for it.
@@ -972,7 +984,9 @@ class Scheduler:
         return served[1] + served[2] * (1.0 - age)
 
     def cool(self, route: str, cooldown: float, now: float) -> float:
-        # Back from its rest, it carries one request until it answers again.
+        # Back from its rest, a proxy carries one request until it answers
+        # again. (A session's failure leaves its proxy warm: the next session
+        # there is a new exit node on a proxy that answers.)
         self._warm.pop(route)
         until = self.state.record_failure(route, now, cooldown)
         self.stats.inc_value(S.COOLDOWNS)
@@ -1001,9 +1015,6 @@ class Scheduler:
     ) -> bool:
         """Rest *route* and point *retry* at another proxy or the session's
         replacement; ``True`` if it moved."""
-        # A fresh session on a proxy that answered is no unknown proxy: it
-        # does not carry one request at a time (only its exit node is new).
-        warm = route in self._warm
         self.cool(route, cooldown, now)
         if self.can_move(request):
             self.move(retry, route)
@@ -1019,8 +1030,6 @@ class Scheduler:
                 self._apply_credentials(retry, fresh)
                 found = (fresh, self.identity.route(retry, profile)[0])
                 self._replaced.put(route, found)
-                if warm:
-                    self._warm.put(found[1], True)
                 self.stats.inc_value(S.stat_key("session", "replaced"))
             else:
                 self._apply_credentials(retry, found[0])
