@@ -448,6 +448,26 @@ def test_a_fresh_session_on_a_proxy_that_answered_is_not_held_back() -> None:
     assert {r.meta["proxyerrors_route"] for r in more} == {fresh}
 
 
+def test_a_pool_proxy_stays_warm_when_its_provider_is_learnt() -> None:
+    """On loopback (or any host no profile names) the provider is learnt from
+    its first error: the pool's routes are renamed with their session, but
+    the proxy that answered is still the same proxy, not a cold one."""
+    proxy = "http://package-1-sessionid-abc:pw@10.0.0.1:8080"
+    mw, clock = _mw({"PROXYERRORS_PROXIES": [proxy]})
+    first = Request("http://example.com/0")
+    assert mw.process_request(first) is None
+    before = first.meta["proxyerrors_route"]
+    mw.process_response(first, Response(first.url, status=200, request=first))
+    second = Request("http://example.com/1")
+    assert mw.process_request(second) is None
+    _connect_says(mw, 502, {"X-SOAX-Error": "NODE_NOT_FOUND"}, proxy=proxy, category="node")
+    mw.process_response(second, _soax(502, "NODE_NOT_FOUND", second))
+    clock.now += 1
+    more = [Request(f"http://example.com/n{i}") for i in range(3)]
+    assert [mw.process_request(r) for r in more] == [None] * 3
+    assert more[0].meta["proxyerrors_route"] != before  # renamed: it names the session now
+
+
 def test_a_dead_sticky_session_is_replaced_once() -> None:
     mw, _ = _mw()
     requests = [Request(f"http://example.com/{i}", meta={"proxy": DEAD}) for i in range(3)]
