@@ -95,8 +95,9 @@ def _paced_from_the_start(crawler: Any, outcome: Outcome, urls: list[str], refus
     assert sorted(outcome.ok_urls) == sorted(urls)
     [rate] = [v for k, v in stats.items() if k.startswith("proxyerrors/pacing/")]
     assert rate == 4.75
-    # At most a request sent late and one on time meet in the window.
-    assert refused <= 1
+    # Paced, none is refused unless a request sent late meets one on time in
+    # the window (a loaded machine); unpaced, the first burst alone meets 3.
+    assert refused <= 2
     assert stats["finish_reason"] == "finished"
 
 
