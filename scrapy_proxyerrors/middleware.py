@@ -789,12 +789,13 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         """A retry of a provider error on the retry budget (``RETRY_TIMES``)."""
         return self._retry(request, error.reason, S.RETRY_BASE, logger, self.config.max_retries)
 
-    @staticmethod
-    def _rotation_retry(request: Request) -> Request:
-        """A move off a failed route on the rotation budget (``RETRY_TIMES`` is untouched)."""
+    def _rotation_retry(self, request: Request) -> Request:
+        """A move off a failed route on the rotation budget (``RETRY_TIMES`` is
+        untouched); like any retry it takes ``RETRY_PRIORITY_ADJUST``."""
         meta = dict(request.meta)
         meta[_ROTATED] = meta.get(_ROTATED, 0) + 1
-        return request.replace(dont_filter=True, meta=meta)
+        adjust = meta.get("priority_adjust", self.priority_adjust)
+        return request.replace(dont_filter=True, meta=meta, priority=request.priority + adjust)
 
     def _throttle_retry(
         self, request: Request, decided: Plan, reason: str | Exception

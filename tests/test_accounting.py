@@ -119,7 +119,9 @@ def test_fault_mix_every_request_ends_exactly_once() -> Any:
 
 def _budget_with_faults(emu: Emulator, seed: int) -> Any:
     """A responder adding rotations and drops to the budget scenario, the same
-    for a URL's n-th attempt in both runs (a hash, not a shared sequence)."""
+    for a URL's n-th attempt in both runs (a hash, not a shared sequence).
+    The first page is always dropped: it is sent first, so the runs meet a
+    drop whatever order the rest takes."""
     lock = threading.Lock()
     attempts: Counter[str] = Counter()
 
@@ -127,6 +129,8 @@ def _budget_with_faults(emu: Emulator, seed: int) -> Any:
         with lock:
             attempts[record.url] += 1
             attempt = attempts[record.url]
+        if record.url.endswith("/page/0"):
+            return emu.error_reply("RETRIES_EXHAUSTED")
         draw = random.Random(f"{seed}:{record.url}:{attempt}").random()
         if draw < 0.2:
             return emu.error_reply("NODE_UNAVAILABLE")

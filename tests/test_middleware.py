@@ -510,8 +510,10 @@ def test_moves_off_a_failed_route_spend_the_rotation_budget_not_retry_times() ->
         seen.append((retry.meta.get("retry_times", 0), retry.meta["_proxyerrors_rotated"]))
         request = retry
         clock.now += 1
-    # Two free moves, then one on RETRY_TIMES = 1, then given up.
+    # Two free moves, then one on RETRY_TIMES = 1, then given up; each one
+    # a retry's priority lower (RETRY_PRIORITY_ADJUST), as Scrapy's retries.
     assert seen == [(0, 1), (0, 2), (1, 2)]
+    assert request.priority == -3
     assert _stat(mw, "proxyerrors/rotate/budget") == 2
     assert _stat(mw, "proxyerrors/retry/max_reached") == 1
     # A proxy without sessions or a pool: nowhere else to go, a plain retry.
