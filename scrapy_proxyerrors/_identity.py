@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from scrapy.utils.httpobj import urlparse_cached
 
-from ._routes import basic_credentials, hostport, route_id, session_of, url_credentials
+from ._routes import (
+    basic_credentials,
+    hostport,
+    route_id,
+    route_proxy,
+    session_of,
+    url_credentials,
+)
 from ._vocabulary import Transport
 
 if TYPE_CHECKING:
@@ -229,7 +236,7 @@ class Identity:
         route = route_id(proxy, user, param)
         if profile is None or profile.name == "generic":
             # A generic pool: each proxy is its own account.
-            return route, route.partition("~")[0]
+            return route, route_proxy(route)
         who = fingerprint(account_user(user, param)) if user else hostport(proxy)
         return route, f"{profile.name}#{who}"
 

@@ -81,6 +81,11 @@ def route_id(proxy_url: str, user: str | None, session_param: str | None) -> str
     return f"{route}~{session}" if session else route
 
 
+def route_proxy(route: str) -> str:
+    """The proxy (``host:port``) of a :func:`route_id`, without its session."""
+    return route.partition("~")[0]
+
+
 def url_credentials(proxy_url: str) -> Credentials | None:
     """``user:password`` from a proxy URL, percent-decoded; ``None`` without a user."""
     try:

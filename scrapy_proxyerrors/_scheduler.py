@@ -41,7 +41,7 @@ from ._compat import call_later, close_spider
 from ._identity import LRU
 from ._policy import RATE_MARGIN
 from ._probe import Corroborator
-from ._routes import Credentials, basic_header, session_of, with_new_session
+from ._routes import Credentials, basic_header, route_proxy, session_of, with_new_session
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Sequence
@@ -207,11 +207,6 @@ class _Breaker:
         self.recovery = recovery
 
 
-def _endpoint(route: str) -> str:
-    """The proxy (``host:port``) of a route id (``host:port~session``)."""
-    return route.partition("~")[0]
-
-
 class _Limited:
     """An account's 429s without a stated limit: when the last one was seen,
     and the successes since (what it sustained between them)."""
@@ -287,7 +282,7 @@ class Scheduler:
         # answered (a dead or hanging proxy costs one request, not a round),
         # and so does an account whose first reply states its limit.
         self._warm: LRU[str, bool] = LRU()
-        self._cold: dict[str, int] = {}
+        self._cold: set[str] = set()
         self._breakers: dict[str, _Breaker] = {}
         # Whether any site key (Scope.SITE, a bare Retry-After) was paused.
         self._site_paused = False
@@ -713,7 +708,7 @@ class Scheduler:
             cold, sites = self._cold, self._site_paused
 
             def skip(route: str) -> bool:
-                return _endpoint(route) in cold or (
+                return route_proxy(route) in cold or (
                     sites and paused_until(f"{route}|{host}") > now
                 )
 
@@ -839,7 +834,7 @@ class Scheduler:
             # The proxy itself (host:port), whatever session the route names:
             # a dead or hanging proxy is one, and a fresh session on a proxy
             # that answered is a new exit node, not an unknown proxy.
-            endpoint = _endpoint(route)
+            endpoint = route_proxy(route)
             if endpoint not in self._warm:
                 if endpoint in self._cold:
                     # Its first request is still out: wait for the answer.
@@ -865,8 +860,7 @@ class Scheduler:
                 if wait > 0:
                     return self._queue(request, account, now + wait), None
         if cold:
-            for key in cold:
-                self._cold[key] = 1
+            self._cold.update(cold)
             meta[WARMING] = cold
         if probe is not None:
             probe.probing = True
@@ -937,7 +931,7 @@ class Scheduler:
         """The first request of *keys* is back (*answered*), or was taken back
         unsent: the requests waiting for it may go (all of them, or the next)."""
         for key in keys:
-            self._cold.pop(key, None)
+            self._cold.discard(key)
             if answered:
                 self._warm.put(key, True)
             self._wake(f"warm:{key}", -1 if answered else 1)
@@ -1200,8 +1194,12 @@ class Scheduler:
         if limit < current:
             self.stats.inc_value(S.stat_key("concurrency", "decreases"))
         self._limits[account] = limit
-        self.stats.set_value(S.stat_key("concurrency", account, "limit"), int(limit))
+        self._show_limit(account, limit)
         return int(limit)
+
+    def _show_limit(self, account: str, limit: float) -> None:
+        """The account's concurrency limit in the stats: the whole requests it lets through."""
+        self.stats.set_value(S.stat_key("concurrency", account, "limit"), int(limit))
 
     def _burst_success(self, account: str, sent: float | None) -> bool:
         """A success of the first burst, whose limit is a guess: the burst's
@@ -1218,7 +1216,7 @@ class Scheduler:
             return False
         self._limits[account] = float(served)
         self._ceilings[account] = max(self._ceilings.get(account, math.inf), served + 1.0)
-        self.stats.set_value(S.stat_key("concurrency", account, "limit"), served)
+        self._show_limit(account, served)
         self._wake(account)
         return True
 
@@ -1245,7 +1243,7 @@ class Scheduler:
             self._ceilings[account] = ceiling + 1
         raised = min(limit + 1.0 / max(limit, 1.0), max(ceiling, limit))
         if int(raised) != int(limit):
-            self.stats.set_value(S.stat_key("concurrency", account, "limit"), int(raised))
+            self._show_limit(account, raised)
             self._wake(account)
         self._limits[account] = raised
 

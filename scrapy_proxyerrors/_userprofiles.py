@@ -75,7 +75,7 @@ _BOOL_FIELDS = (
     "tagged",
 )
 _TEXT_FIELDS = ("title", "docs_url", "problem_code")
-#: Fields with a structure of their own (see _wait_headers and _hints).
+#: Fields with a parser of their own (_wait_headers, _hints and _rate).
 _STRUCTURED_FIELDS = ("wait_headers", "hints", "rate_limit_rps")
 _OPTIONAL_TEXT_FIELDS = ("session_param", "code_regex", "fallback")
 _PROFILE_KEYS = frozenset(

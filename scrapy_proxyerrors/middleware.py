@@ -267,18 +267,14 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             route, account = identity.route(request, profile)
         meta[META_ROUTE] = route
         site = identity.site_key(account, request) if scheduler.site_pauses else None
-        first_reply = False
-        if profile is not None and (profile.rate_limit_rps or profile.rate_limit_headers):
-            # A limit the provider states is kept from the first request: a
-            # documented rate paces the account at once; a limit stated on
-            # every reply is read off the first one before any burst.
-            first_reply = profile.rate_limit_headers
-            if not first_reply:
-                # (A provider that states its limit on every reply is paced
-                # at what it states, not at its docs.)
-                documented = stated_rate(None, None, profile.rate_limit_rps)
-                if documented:
-                    scheduler.pace_stated(account, documented, now)
+        # A limit the provider states is kept from the first request: one it
+        # states on every reply is read off the first reply before any burst;
+        # a documented one (for any other provider) paces the account at once.
+        first_reply = profile is not None and profile.rate_limit_headers
+        if not first_reply and profile is not None and profile.rate_limit_rps:
+            documented = stated_rate(None, None, profile.rate_limit_rps)
+            if documented:
+                scheduler.pace_stated(account, documented, now)
         due, wait_on = scheduler.admit(request, route, account, site, now, first_reply=first_reply)
         if due:
             return scheduler.park(request, due, wait_on)
@@ -633,7 +629,6 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         stats.inc_value(S.error_key(error.provider, error.code))
         stats.inc_value(S.stat_key("category", error.category))
         now = self.clock()
-        profile = self.config.profiles.get(error.provider)
         decided = plan(
             error,
             attempt=self._attempt(request),
@@ -673,10 +668,13 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         if action is Action.STOP:
             self._stop(request, error, decided.escalated_from)
             return self._requeue(request)
-        route, account = self.identity.route(request, self.identity.profile(request))
+        profile = self.identity.profile(request)
+        route, account = self.identity.route(request, profile)
         scheduler = self.scheduler
         budget = decided.budget
-        if decided.outage and scheduler.outage(request, account, now, profile):
+        if decided.outage and scheduler.outage(
+            request, account, now, self.config.profiles.get(error.provider)
+        ):
             # The account's service is down: waiting for it is throttling.
             budget = Budget.THROTTLE
         self._apply_limits(request, error, decided, route, account, now)
@@ -692,9 +690,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             return None
         wait = decided.wait
         if action is Action.ROTATE:
-            if scheduler.rotate(
-                request, retry, route, self.identity.profile(request), decided.cooldown, now
-            ):
+            if scheduler.rotate(request, retry, route, profile, decided.cooldown, now):
                 wait = 0.0
                 if budget is Budget.ROTATE:
                     self.stats.inc_value(S.ROTATE_BUDGET)

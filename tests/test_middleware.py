@@ -21,7 +21,7 @@ from scrapy.utils.test import get_crawler
 from twisted.internet.error import ConnectionRefusedError, TCPTimedOutError
 
 from scrapy_proxyerrors import ProxyErrorsMiddleware
-from scrapy_proxyerrors._routes import basic_credentials
+from scrapy_proxyerrors._routes import Credentials, basic_credentials, basic_header
 from scrapy_proxyerrors._scheduler import AVOID, INFLIGHT, NOT_BEFORE
 from scrapy_proxyerrors._tunnel import ConnectReply
 from scrapy_proxyerrors.exceptions import ProviderErrorDropped
@@ -434,8 +434,8 @@ def test_a_fresh_session_on_a_proxy_that_answered_is_not_held_back() -> None:
     flying = [Request(f"http://example.com/{i}") for i in range(1, 4)]
     assert [mw.process_request(r) for r in flying] == [None] * 3
     dead = flying[0]
-    dead.headers[b"Proxy-Authorization"] = b"Basic " + __import__("base64").b64encode(
-        b"package-1-sessionid-dead:Sup3rSecret")
+    dead.headers[b"Proxy-Authorization"] = basic_header(
+        Credentials("package-1-sessionid-dead", "Sup3rSecret"))
     retry = mw.process_response(dead, _soax(502, "NODE_UNAVAILABLE", dead))
     assert isinstance(retry, Request)
     creds = basic_credentials(retry.headers[b"Proxy-Authorization"])
@@ -476,8 +476,8 @@ def test_a_dead_sticky_session_is_replaced_once() -> None:
     sessions = set()
     for r in requests:
         # HttpProxyMiddleware moved the credentials into the header.
-        r.headers[b"Proxy-Authorization"] = b"Basic " + __import__("base64").b64encode(
-            b"package-1-sessionid-dead:Sup3rSecret")
+        r.headers[b"Proxy-Authorization"] = basic_header(
+            Credentials("package-1-sessionid-dead", "Sup3rSecret"))
         retry = mw.process_response(r, _soax(502, "NODE_UNAVAILABLE", r))
         assert isinstance(retry, Request)
         creds = basic_credentials(retry.headers[b"Proxy-Authorization"])
@@ -502,8 +502,7 @@ def test_moves_off_a_failed_route_spend_the_rotation_budget_not_retry_times() ->
     for _ in range(4):
         assert mw.process_request(request) is None
         user = request.meta["proxy"].split("//")[1].split(":")[0]
-        request.headers[b"Proxy-Authorization"] = b"Basic " + __import__("base64").b64encode(
-            f"{user}:Sup3rSecret".encode())
+        request.headers[b"Proxy-Authorization"] = basic_header(Credentials(user, "Sup3rSecret"))
         retry = mw.process_response(request, _soax(502, "NODE_UNAVAILABLE", request))
         if not isinstance(retry, Request):
             break
