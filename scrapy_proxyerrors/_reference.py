@@ -263,6 +263,10 @@ STATS: tuple[StatsKey, ...] = (
     _K("proxyerrors/scheduler/released", "Parked requests handed back to the engine when due."),
     _K("proxyerrors/scheduler/recalled",
        "Requests taken back from a download slot's queue by a pause or a stop."),
+    _K("proxyerrors/scheduler/intake_held",
+       "Times the engine asked Scrapy's scheduler for a request while twice "
+       "`CONCURRENT_REQUESTS` requests (at least 16) waited for a proxy's first answer, "
+       "and got none: the rest wait in Scrapy's queue (and `JOBDIR`), not in memory here."),
     _K("proxyerrors/session/replaced", "Dead sticky sessions replaced (once each)."),
     _K("proxyerrors/session/moved",
        "Requests still carrying a dead session moved to its replacement."),

@@ -86,6 +86,10 @@ _PROBE_EVERY = 100
 #: Two refusals one below the limit within this many successes per unit of
 #: the limit: the level below them is the provider's.
 _NEAR_REPEAT = 3
+#: Scrapy's queue feeds the engine while fewer than this many requests per
+#: unit of CONCURRENT_REQUESTS (and at least _INTAKE_MIN) wait for a first answer.
+_INTAKE_FACTOR = 2
+_INTAKE_MIN = 16
 #: Due within this much: sent now (timers are not more precise).
 _EPSILON = 0.002
 
@@ -219,13 +223,15 @@ class _Limited:
 
 
 class _Parked:
-    __slots__ = ("alive", "due", "request", "seq")
+    __slots__ = ("alive", "due", "request", "seq", "warming")
 
-    def __init__(self, due: float, seq: int, request: Request) -> None:
+    def __init__(self, due: float, seq: int, request: Request, *, warming: bool) -> None:
         self.due = due
         self.seq = seq
         self.request = request
         self.alive = True
+        # It waits for a proxy's (or an account's) first answer.
+        self.warming = warming
 
     def __lt__(self, other: _Parked) -> bool:
         return (self.due, self.seq) < (other.due, other.seq)
@@ -258,6 +264,7 @@ class Scheduler:
         self._flushed = False
         self._parked: list[_Parked] = []
         self._n_parked = 0
+        self._n_warming = 0
         self._seq = itertools.count()
         self._waiting: dict[str, deque[_Parked]] = {}
         self._timer: Any = None
@@ -361,9 +368,12 @@ class Scheduler:
             raise IgnoreRequest
 
     def _hold(self, request: Request, due: float, wait_on: str | None) -> None:
-        entry = _Parked(due, next(self._seq), request)
+        warming = wait_on is not None and wait_on.startswith("warm:")
+        entry = _Parked(due, next(self._seq), request, warming=warming)
         heapq.heappush(self._parked, entry)
         self._n_parked += 1
+        if warming:
+            self._n_warming += 1
         self.stats.inc_value(S.stat_key("scheduler", "parked"))
         if wait_on is not None:
             self._waiting.setdefault(wait_on, deque()).append(entry)
@@ -455,6 +465,8 @@ class Scheduler:
             return
         entry.alive = False
         self._n_parked -= 1
+        if entry.warming:
+            self._n_warming -= 1
         request = entry.request
         request.meta.pop(NOT_BEFORE, None)
         request.meta.pop(WAIT_ON, None)
@@ -522,6 +534,27 @@ class Scheduler:
                 return True if held_back(request) else bool(enqueue(request))
 
             scheduler.enqueue_request = enqueue_or_park
+        next_request = getattr(scheduler, "next_request", None)
+        if next_request is not None:
+            # Parked requests hold no place in the downloader, so while a
+            # proxy's (or an account's) first request is out, the engine
+            # would drain Scrapy's whole queue into requests parked for its
+            # answer: each parked and released again (twice the work), held
+            # in memory rather than JOBDIR's disk queues. Past a bound the
+            # engine finds nothing to send; the answer releases them all at
+            # once (engine.crawl wakes the engine). Only these waits count:
+            # others end one by one, and a released request, behind newer
+            # ones of a higher priority in Scrapy's queue, would starve.
+            bound = max(_INTAKE_MIN, _INTAKE_FACTOR * self.crawler.settings.getint(
+                "CONCURRENT_REQUESTS"))
+
+            def next_unless_full() -> Any:
+                if self._n_warming >= bound:
+                    self.stats.inc_value(S.INTAKE_HELD)
+                    return None
+                return next_request()
+
+            scheduler.next_request = next_unless_full
         if scheduler is None or not hasattr(scheduler, "close"):
             return
         close = scheduler.close
@@ -554,7 +587,7 @@ class Scheduler:
             count += 1
         self._parked.clear()
         self._waiting.clear()
-        self._n_parked = 0
+        self._n_parked = self._n_warming = 0
         if count:
             self.stats.inc_value(S.REQUEUED, count)
             logger.info(

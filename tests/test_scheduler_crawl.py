@@ -413,3 +413,21 @@ def test_redirects_free_their_place_under_a_concurrency_limit() -> Any:
     assert stats["finish_reason"] == "finished"
     assert len(outcome.ok_urls) == len(urls)
     assert stats["proxyerrors/error/proxiesfo/453"] >= 1
+
+
+@pytest_twisted.inlineCallbacks
+def test_requests_waiting_for_a_proxys_first_answer_stay_in_scrapys_queue() -> Any:
+    """A pool's proxy carries one request until it answers: the others wait.
+    At most twice CONCURRENT_REQUESTS (at least 16) of them are parked; the
+    rest stay in Scrapy's queue (and JOBDIR) instead of being pulled out,
+    parked and handed back one by one."""
+    with Emulator("soax", "flaky", rate=0.0) as emu:
+        urls = [emu.target_url(f"/page/{i}") for i in range(300)]
+        crawler, outcome = yield _crawl(
+            {"CONCURRENT_REQUESTS": 4, "PROXYERRORS_PROXIES": [emu.proxy_url()]},
+            [(u, {}) for u in urls])
+    stats = crawler.stats.get_stats()
+    assert sorted(outcome.ok_urls) == sorted(urls)
+    assert stats.get("proxyerrors/scheduler/parked", 0) <= 16
+    assert stats["scheduler/enqueued"] <= len(urls) + 16
+    assert stats["finish_reason"] == "finished"
