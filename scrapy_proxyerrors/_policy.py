@@ -176,6 +176,8 @@ class Plan:
     cooldown: float = 0.0
     #: New pacing rate (requests/s) of the account (or route); ``None``: unchanged.
     rate: float | None = None
+    #: The window (seconds) the provider counts *rate* over, when it states one.
+    rate_window: float = 0.0
     #: A concurrency error: the account's (or route's) concurrency limit goes down.
     lower_concurrency: bool = False
     #: The failure counts towards the account's circuit breaker (provider outage).
@@ -287,9 +289,12 @@ def plan(
         rule_cooldown = error.rule.cooldown
         cooldown = rule_cooldown if rule_cooldown is not None else max(cfg.route_cooldown, wait)
     rate = None
+    rate_window = 0.0
     if error.category is Category.RATE_LIMIT:
         limits = error.rate_limit
         rate = stated_rate(limits.limit if limits else None, limits.window if limits else None)
+        if rate is not None and limits is not None and limits.window is not None:
+            rate_window = limits.window
     if throttle:
         budget = Budget.THROTTLE
     elif (
@@ -311,6 +316,7 @@ def plan(
         pause=pause,
         cooldown=cooldown,
         rate=rate,
+        rate_window=rate_window,
         lower_concurrency=error.category is Category.CONCURRENCY,
         outage=error.category is Category.INTERNAL and error.transport is not Transport.TARGET,
         give_up=_throttle_give_up(wait, attempt, now, cfg) if throttle else None,

@@ -275,6 +275,8 @@ class RedisState:
     PRUNE_EVERY = 60.0
     #: Reconnect backoff: first and longest wait, in seconds.
     BACKOFF = (0.2, 5.0)
+    #: take() paces evenly (one shared token bucket), whatever set_rate()'s window.
+    windowed = False
     #: The most slots of the shared token bucket reserved at once.
     LEASE_MAX = 8
     #: Writes kept while Redis is away; older ones are dropped beyond this.
@@ -455,7 +457,9 @@ class RedisState:
     def learned(self, proxy: str) -> str | None:
         return self._learned.get(proxy)
 
-    def set_rate(self, key: str, rate: float, until: float) -> None:
+    def set_rate(self, key: str, rate: float, until: float, window: float = 0.0) -> None:
+        # Shared pacing is one token bucket for all processes: even, at
+        # *rate*, which keeps any window (*window* is not used).
         try:
             rate = float(rate)
             with self._lock:

@@ -42,6 +42,7 @@ from ._identity import LRU
 from ._policy import RATE_MARGIN
 from ._probe import Corroborator
 from ._routes import Credentials, basic_header, route_proxy, session_of, with_new_session
+from ._state import window_shape
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Sequence
@@ -280,6 +281,13 @@ class Scheduler:
         self._guessed: dict[str, int] = {}
         self._paced: set[str] = set()
         self._tails: LRU[str, float] = LRU()
+        # Keys paced per window ((n, span): n in any span seconds) when the
+        # state keeps windows, and the sends and release times handed out
+        # under each, the last n, in order: a queue of waiting requests is
+        # released a window's worth at a time.
+        self._windowed = bool(getattr(state, "windowed", False))
+        self._windows: dict[str, tuple[int, float]] = {}
+        self._hints: dict[str, deque[float]] = {}
         self._limited: LRU[str, _Limited] = LRU()
         self._served: LRU[str, list[float]] = LRU()
         # key -> (the stated rate, when to write it again)
@@ -885,13 +893,20 @@ class Scheduler:
                 if wait > 0:
                     return self.spread(site, now + wait), None
             if account in self._paced:
-                tail = self._tails.get(account) or 0.0
-                if tail > now + _EPSILON and not reserved:
+                if not reserved and self._behind(account, now):
                     # Others wait for their paced slots: queue behind them.
                     return self._queue(request, account, now), None
                 wait = state.take(account, now)
                 if wait > 0:
+                    if reserved:
+                        # Its slot came a little early for the pace (a timer,
+                        # or the burst before it went late): it keeps its turn.
+                        meta[RESERVED] = account
+                        return now + wait, None
                     return self._queue(request, account, now + wait), None
+                if not reserved and account in self._windows:
+                    hints = self._hints[account]
+                    hints.append(max(now, hints[-1]) if hints else now)
         if cold:
             self._cold.update(cold)
             meta[WARMING] = cold
@@ -905,10 +920,27 @@ class Scheduler:
         meta[SENT_WITH] = inflight
         return 0.0, None
 
+    def _behind(self, key: str, now: float) -> bool:
+        """Whether requests of the paced *key* wait for release times ahead."""
+        hints = self._hints.get(key) if self._windows else None
+        tail = hints[-1] if hints else self._tails.get(key) or 0.0
+        return tail > now + _EPSILON
+
     def spread(self, key: str, start: float) -> float:
         """A release time at or after *start*: releases of one key are spaced
-        (at the learned rate, in order) or jittered, never all at once."""
+        (at the learned rate, in order; a window's worth at a time when the
+        key is paced per window) or jittered, never all at once."""
         rate = self.state.rate(key) if key in self._paced else 0.0
+        if rate > 0 and key in self._windows:
+            n, span = self._windows[key]
+            hints = self._hints[key]
+            slot = start
+            if hints:
+                slot = max(slot, hints[-1])
+                if len(hints) == n:
+                    slot = max(slot, hints[0] + span)
+            hints.append(slot)
+            return slot
         tail = self._tails.get(key) or 0.0
         if rate > 0:
             # A paced key: each release has its own slot, in order, 1/rate apart.
@@ -1083,9 +1115,10 @@ class Scheduler:
         self.recall(key, self.spread(key, until))
         return before <= self.clock()
 
-    def pace_stated(self, key: str, rate: float, now: float) -> bool:
+    def pace_stated(self, key: str, rate: float, now: float, window: float = 0.0) -> bool:
         """Pace *key* at *rate*, a limit its provider states (a reply's
-        ``X-RateLimit-*``, or a documented rate), margin included.
+        ``X-RateLimit-*``, or a documented rate), margin included, counted per
+        *window* seconds (``0``: unknown, paced evenly).
 
         Called for every request or reply that carries the statement: cheap
         when nothing changed (the state is written again only when the rate
@@ -1096,7 +1129,7 @@ class Scheduler:
         if seen is not None and seen[0] == rate and now < seen[1]:
             return False
         self._stated.put(key, (rate, now + self.config.rate_ttl / 2))
-        self._set_pace(key, rate, now)
+        self._set_pace(key, rate, now, window)
         return True
 
     def learn_rate(
@@ -1109,9 +1142,11 @@ class Scheduler:
         limited: bool,
         sent: float | None = None,
         admitted_as: str | None = None,
+        window: float = 0.0,
     ) -> float | None:
-        """Pace *key*: at the *stated* rate, else (429s repeat) at the rate the
-        account sustained before its last 429. Returns the new rate, if any.
+        """Pace *key*: at the *stated* rate (per *window* seconds, when the
+        provider says), else (429s repeat) at the rate the account sustained
+        before its last 429. Returns the new rate, if any.
 
         *sent*: when the refused request was sent. A 429 for a request sent
         before the previous one was seen (it was in flight) is the same signal,
@@ -1137,28 +1172,43 @@ class Scheduler:
                 if served < 1.0 or key in self._paced:
                     return None
                 rate = max(served * RATE_MARGIN, 0.5)
+                window = 1.0
             else:
                 if sent is not None and sent < record.seen:
                     return None
-                window = max(wait, 1.0)
-                recent = sum(1 for t in record.successes if t > now - window)
+                seconds = max(wait, 1.0)
+                recent = sum(1 for t in record.successes if t > now - seconds)
                 current = self.state.rate(key) if key in self._paced else 0.0
+                observed = recent * RATE_MARGIN / seconds
                 if current and not recent:
                     rate = current * 0.75
                 else:
-                    rate = max(recent * RATE_MARGIN / window, 0.5)
+                    rate = max(observed, 0.5)
                     if current:
                         rate = min(rate, current * RATE_MARGIN)
+                # A window's worth at once only of what the window let through.
+                window = seconds if rate == observed else 0.0
                 record.seen = now
                 record.successes.clear()
         if rate is None or not rate > 0:
             return None
-        self._set_pace(key, rate, now)
+        self._set_pace(key, rate, now, window)
         return rate
 
-    def _set_pace(self, key: str, rate: float, now: float) -> None:
-        self.state.set_rate(key, rate, now + self.config.rate_ttl)
+    def _set_pace(self, key: str, rate: float, now: float, window: float = 0.0) -> None:
+        """Pace *key* at *rate* (margin included); *window*: the seconds the
+        provider counts over (``0``: unknown), which the margin widens."""
+        span = window / RATE_MARGIN if window > 0 else 0.0
+        self.state.set_rate(key, rate, now + self.config.rate_ttl, span)
         self._paced.add(key)
+        n, part = window_shape(rate, span) if self._windowed else (1, 0.0)
+        if n > 1:
+            if self._windows.get(key) != (n, part):
+                self._windows[key] = (n, part)
+                self._hints[key] = deque(self._hints.get(key, ()), maxlen=n)
+        elif key in self._windows:
+            del self._windows[key]
+            del self._hints[key]
         self.stats.set_value(S.stat_key("pacing", key, "rate"), round(rate, 3))
 
     def count_limited(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -24,7 +24,9 @@ class RouteState(Protocol):
     """What the scheduler needs to remember about routes and accounts.
 
     No method may raise into the crawl: implementations catch and count their
-    own errors.
+    own errors. An implementation whose :meth:`take` keeps the *window* of
+    :meth:`set_rate` says so with a class attribute ``windowed = True``: the
+    scheduler then releases waiting requests in bursts of a window's worth.
     """
 
     def pause(self, key: str, until: float) -> None:
@@ -51,8 +53,15 @@ class RouteState(Protocol):
     def learned(self, proxy: str) -> str | None:
         """The provider learned for the proxy ``host:port``, if any."""
 
-    def set_rate(self, key: str, rate: float, until: float) -> None:
-        """Pace *key* at *rate* requests per second until *until*; ``rate <= 0`` removes it."""
+    def set_rate(self, key: str, rate: float, until: float, window: float = 0.0) -> None:
+        """Pace *key* at *rate* requests per second until *until*; ``rate <= 0`` removes it.
+
+        *window*: the provider counts requests per window of this many seconds
+        (margin included), so ``rate * window`` of them may go together as
+        long as no window holds more. An implementation that cannot keep a
+        window (see :attr:`windowed`) paces evenly at *rate*, which is always
+        within it.
+        """
 
     def rate(self, key: str) -> float:
         """The pacing rate of *key*; ``0`` when it is not paced."""
@@ -75,6 +84,32 @@ class RouteState(Protocol):
 
 #: Seconds a paced request may come early (see gcra_take).
 _GCRA_TOLERANCE = 0.005
+#: A window pace keeps at most this many send times per key; a larger
+#: allowance is kept as the same share of a shorter window.
+WINDOW_LOG_MAX = 64
+
+
+def window_shape(rate: float, window: float) -> tuple[int, float]:
+    """``(n, span)``: at most *n* requests in any *span* seconds, never more
+    than ``rate * window`` per *window*; ``n < 2`` means even pacing."""
+    n = int(rate * window + 1e-6)
+    if n < 2 or not math.isfinite(window):
+        return 1, 0.0
+    scale = -(-n // WINDOW_LOG_MAX)
+    return n // scale, window / scale
+
+
+def window_take(log: deque[float], span: float, now: float) -> float:
+    """One sliding-window step over *log* (the last sends, at most its
+    ``maxlen`` per *span*): ``0`` records a send at *now*, else the wait.
+
+    Same tolerance as :func:`gcra_take`: the margin is in *span*."""
+    if len(log) == log.maxlen:
+        early = log[0] + span - now - _GCRA_TOLERANCE
+        if early > 1e-9:
+            return early
+    log.append(max(now, log[-1]) if log else now)
+    return 0.0
 
 
 def gcra_take(tat: float, now: float, interval: float) -> tuple[float, float]:
@@ -137,6 +172,24 @@ class _Expiring:
             self._compact()
 
 
+class _Pace:
+    """One key's pace: GCRA (even), or a log of the last sends (a window)."""
+
+    __slots__ = ("log", "rate", "span", "tat", "until")
+
+    def __init__(self, rate: float, until: float, window: float, old: _Pace | None) -> None:
+        self.rate = rate
+        self.until = until
+        n, self.span = window_shape(rate, window)
+        # A new pace keeps what the old one knows of the last sends.
+        self.tat: float = old.tat if old else 0.0
+        self.log: deque[float] | None = None
+        if n > 1:
+            self.log = deque(old.log if old and old.log else (), maxlen=n)
+        if old is not None and old.log:
+            self.tat = max(self.tat, old.log[-1] + 1.0 / rate)
+
+
 class MemoryState:
     """The default :class:`RouteState`: tables in this process.
 
@@ -147,6 +200,8 @@ class MemoryState:
 
     #: A failure streak multiplies the base cooldown by 2**streak, at most this.
     MAX_GROWTH = 16.0
+    #: take() keeps set_rate()'s window.
+    windowed = True
 
     def __init__(
         self, max_entries: int = 10_000, clock: Callable[[], float] = time.time
@@ -157,8 +212,7 @@ class MemoryState:
         self._cooling = _Expiring()
         self._streaks: OrderedDict[str, int] = OrderedDict()
         self._learned: OrderedDict[str, str] = OrderedDict()
-        # key -> [rate, until, theoretical arrival time] (GCRA, burst of one)
-        self._rates: OrderedDict[str, list[float]] = OrderedDict()
+        self._rates: OrderedDict[str, _Pace] = OrderedDict()
         self._stop: tuple[str, str] | None = None
 
     # pauses ---------------------------------------------------------------
@@ -206,31 +260,33 @@ class MemoryState:
         return self._learned.get(proxy)
 
     # pacing ---------------------------------------------------------------
-    def set_rate(self, key: str, rate: float, until: float) -> None:
+    def set_rate(self, key: str, rate: float, until: float, window: float = 0.0) -> None:
         rates = self._rates
         old = rates.pop(key, None)
         if not rate > 0 or math.isinf(rate):
             return
-        rates[key] = [rate, until, old[2] if old else 0.0]
+        rates[key] = _Pace(rate, until, window, old)
         if len(rates) > self._max_entries:
             rates.popitem(last=False)
 
-    def _live(self, key: str, now: float) -> list[float] | None:
+    def _live(self, key: str, now: float) -> _Pace | None:
         entry = self._rates.get(key)
-        if entry is not None and entry[1] <= now:
+        if entry is not None and entry.until <= now:
             del self._rates[key]
             return None
         return entry
 
     def rate(self, key: str) -> float:
         entry = self._live(key, self._clock())
-        return entry[0] if entry else 0.0
+        return entry.rate if entry else 0.0
 
     def take(self, key: str, now: float) -> float:
         entry = self._live(key, now)
         if entry is None:
             return 0.0
-        wait, entry[2] = gcra_take(entry[2], now, 1.0 / entry[0])
+        if entry.log is not None:
+            return window_take(entry.log, entry.span, now)
+        wait, entry.tat = gcra_take(entry.tat, now, 1.0 / entry.rate)
         return wait
 
     # the stop -------------------------------------------------------------

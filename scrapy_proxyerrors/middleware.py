@@ -274,7 +274,8 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         if not first_reply and profile is not None and profile.rate_limit_rps:
             documented = stated_rate(None, None, profile.rate_limit_rps)
             if documented:
-                scheduler.pace_stated(account, documented, now)
+                # Requests per second: counted per second.
+                scheduler.pace_stated(account, documented, now, 1.0)
         due, wait_on = scheduler.admit(request, route, account, site, now, first_reply=first_reply)
         if due:
             return scheduler.park(request, due, wait_on)
@@ -409,11 +410,12 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         if limit is None or window is None:
             return
         try:
-            rate = stated_rate(int(limit), float(window))
+            seconds = float(window)
+            rate = stated_rate(int(limit), seconds)
         except (ValueError, OverflowError):  # a malformed statement states nothing
             return
-        if rate is not None and math.isfinite(rate):
-            self.scheduler.pace_stated(account, rate, self.clock())
+        if rate is not None and math.isfinite(rate) and rate > 0:
+            self.scheduler.pace_stated(account, rate, self.clock(), seconds)
 
     # ---------------------------------------------------------------- exceptions
 
@@ -765,6 +767,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
                 limited=error.status == 429,
                 sent=request.meta.get(SENT),
                 admitted_as=request.meta.get(ACCOUNT),
+                window=decided.rate_window,
             )
             if rate is not None:
                 logger.debug(

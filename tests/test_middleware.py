@@ -855,24 +855,38 @@ def test_a_learned_provider_renames_the_pool_routes_of_that_proxy() -> None:
 
 
 def test_a_documented_rate_paces_the_account_from_its_first_request() -> None:
-    """``rate_limit_rps`` (here a user's SOAX package limit): the account is
-    paced at 95 % of it before any reply, so a first burst is paced too."""
+    """``rate_limit_rps`` (here a user's SOAX package limit, 10/s): before
+    any reply, the account sends at most 10 per second and a bit (the 95 %
+    margin widens the window): a window's worth at once, the next ones
+    together a window later, in order."""
     profiles = {"soax": {"extends": "soax", "rate_limit_rps": 10}}
     mw, clock = _mw({"PROXYERRORS_PROVIDERS": profiles})
-    burst = [Request(f"http://example.com/{i}", meta={"proxy": SOAX}) for i in range(4)]
+    start = clock.now
+    burst = [Request(f"http://example.com/{i}", meta={"proxy": SOAX}) for i in range(25)]
     results = [mw.process_request(r) for r in burst]
-    assert results[0] is None
+    assert results[:10] == [None] * 10
     account = burst[0].meta[INFLIGHT]
     assert _stat(mw, f"proxyerrors/pacing/{account}/rate") == pytest.approx(9.5)
-    # The rest wait for their paced slots, 1/9.5 s apart, in order.
-    dues = [r.meta[NOT_BEFORE] for r in results[1:]]  # type: ignore[union-attr]
-    assert dues[0] > clock.now
-    gaps = [b - a for a, b in itertools.pairwise(dues)]
-    assert gaps == pytest.approx([1 / 9.5] * 2, rel=0.01)
+    dues = [r.meta[NOT_BEFORE] for r in results[10:]]  # type: ignore[union-attr]
+    window = 1 / 0.95
+    assert dues == pytest.approx([start + window] * 10 + [start + 2 * window] * 5)
+    # Handed back early (the burst before it went late), a request keeps
+    # its turn: it waits for the pace, not behind the others.
+    early = results[10]
+    clock.now = dues[0] - 0.1
+    del early.meta[NOT_BEFORE]  # type: ignore[union-attr]
+    again = mw.process_request(early)  # type: ignore[arg-type]
+    assert isinstance(again, Request) and again.meta[NOT_BEFORE] < dues[-1]
+    # Each one, handed back at its time, goes.
+    for request, due in zip(results[10:20], dues, strict=False):
+        request = again if request is early else request
+        clock.now = due
+        del request.meta[NOT_BEFORE]  # type: ignore[union-attr]  # the engine's release
+        assert mw.process_request(request) is None  # type: ignore[arg-type]
     # Without the documented rate, the same burst goes at once.
     plain, _ = _mw()
     assert [plain.process_request(Request(f"http://example.com/{i}", meta={"proxy": SOAX}))
-            for i in range(4)] == [None] * 4
+            for i in range(25)] == [None] * 25
 
 
 def test_a_limit_stated_on_every_reply_is_read_before_a_burst() -> None:
@@ -893,11 +907,13 @@ def test_a_limit_stated_on_every_reply_is_read_before_a_burst() -> None:
         "X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59", "X-RateLimit-Window": "60"})
     assert mw.process_response(first, reply) is reply
     assert _stat(mw, f"proxyerrors/pacing/{account}/rate") == pytest.approx(0.95)
-    # Answered: the account is warm, and the next requests are paced.
-    again = [Request(api + f"{i}", meta=dict(meta)) for i in range(5, 7)]
-    assert mw.process_request(again[0]) is None
-    paced = mw.process_request(again[1])
-    assert isinstance(paced, Request) and paced.meta[NOT_BEFORE] > clock.now
+    # Answered: the account is warm, and the next requests are paced: 60 per
+    # 60 s window (widened by the margin), then the next window.
+    again = [Request(api + f"{i}", meta=dict(meta)) for i in range(5, 66)]
+    assert [mw.process_request(r) for r in again[:60]] == [None] * 60
+    paced = mw.process_request(again[60])
+    assert isinstance(paced, Request)
+    assert paced.meta[NOT_BEFORE] == pytest.approx(clock.now + 60 / 0.95)
     # A malformed statement states nothing (and breaks nothing).
     bad = Response(again[0].url, status=200, request=again[0], headers={
         "X-RateLimit-Limit": "lots", "X-RateLimit-Window": "60"})

@@ -102,9 +102,9 @@ class RecordingState(MemoryState):
         self.paused.append(key)
         super().pause(key, until)
 
-    def set_rate(self, key: str, rate: float, until: float) -> None:
+    def set_rate(self, key: str, rate: float, until: float, window: float = 0.0) -> None:
         self.paced.append(key)
-        super().set_rate(key, rate, until)
+        super().set_rate(key, rate, until, window)
 
 
 @pytest_twisted.inlineCallbacks

@@ -110,6 +110,27 @@ def test_take_paces_at_the_rate() -> None:
     assert state.take("acct", 201.0) == 0.0
 
 
+def test_a_window_pace_lets_a_windows_worth_go_at_once_and_never_more() -> None:
+    """``set_rate(key, rate, until, window)``: rate x window may go together,
+    and no window of that length ever holds more (a sliding log)."""
+    state = MemoryState(clock=Clock(0.0))
+    state.set_rate("acct", 9.5, until=1_000.0, window=1 / 0.95)  # 10 per 1.053 s
+    assert [state.take("acct", 10.0) for _ in range(10)] == [0.0] * 10
+    assert state.take("acct", 10.0) == pytest.approx(1 / 0.95 - 0.005)
+    times = [t / 1000 for t in range(11_000, 31_000) if state.take("acct", t / 1000) == 0.0]
+    span = 1 / 0.95
+    assert max(sum(1 for u in times if t <= u < t + span - 0.005) for t in times) == 10
+    assert len(times) == pytest.approx(20 * 0.95 * 10, abs=10)  # the full rate
+    # A larger allowance is kept as the same share of a shorter window:
+    # 1,000 per 10 s is 62 per 0.625 s at most, never 1,000 at once.
+    state.set_rate("big", 100.0, until=1_000.0, window=10.0)
+    assert sum(1 for _ in range(1_000) if state.take("big", 50.0) == 0.0) == 62
+    # Under a rate too low for a window's pair, the pace is even.
+    state.set_rate("slow", 0.5, until=1_000.0, window=3.0)
+    assert state.take("slow", 50.0) == 0.0
+    assert state.take("slow", 50.0) == pytest.approx(1.995)
+
+
 def test_lru_keeps_the_most_recently_used() -> None:
     cache: LRU[str, int] = LRU(3)
     for key in "abc":
