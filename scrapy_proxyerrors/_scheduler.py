@@ -91,6 +91,8 @@ _NEAR_REPEAT = 3
 #: unit of CONCURRENT_REQUESTS (and at least _INTAKE_MIN) wait for a first answer.
 _INTAKE_FACTOR = 2
 _INTAKE_MIN = 16
+#: Accounts whose successes of the last two seconds are counted.
+_SERVED_KEPT = 4096
 #: Due within this much: sent now (timers are not more precise).
 _EPSILON = 0.002
 
@@ -290,7 +292,11 @@ class Scheduler:
         self._windows: dict[str, tuple[int, float]] = {}
         self._hints: dict[str, deque[float]] = {}
         self._limited: LRU[str, _Limited] = LRU()
-        self._served: LRU[str, list[float]] = LRU()
+        # What each account served in its last two seconds: an entry older
+        # than that counts nothing, so a few thousand (the accounts that can
+        # answer within two seconds) bound it; a crawl without proxies, where
+        # every host is an account, kept tens of MB at the default size.
+        self._served: LRU[str, list[float]] = LRU(_SERVED_KEPT)
         # key -> (the stated rate, when to write it again)
         self._stated: LRU[str, tuple[float, float]] = LRU()
         # Keys that answered once, and those whose first request is still out:

@@ -229,6 +229,21 @@ def test_releases_after_a_pause_are_spread_at_the_learned_rate() -> None:
     assert min(dues) >= clock.now + 10
 
 
+def test_what_accounts_served_is_kept_for_the_recent_ones_only() -> None:
+    """A crawl without proxies makes every host an account: the successes
+    counted for a first 429 stay bounded, and the busy account keeps its count."""
+    clock = Clock()
+    scheduler = _scheduler(clock)
+    for i in range(20_000):
+        clock.now += 0.0001
+        scheduler.succeeded(f"host-{i}:80", f"host-{i}:80")
+        if i % 100 == 0:
+            scheduler.succeeded("busy:80", "busy:80")
+    assert len(scheduler._served._data) <= 4096
+    # 200 successes over the 2 s: 100 in the last second.
+    assert scheduler.served_last_second("busy:80", clock.now) == pytest.approx(100, abs=2)
+
+
 def test_repeated_429s_without_a_stated_limit_learn_a_rate() -> None:
     clock = Clock()
     scheduler = _scheduler(clock)
