@@ -263,6 +263,8 @@ class Scheduler:
         assert crawler.stats is not None
         self.stats = crawler.stats
         self.pool = RoutePool(proxies, identity.route_of_proxy) if proxies else None
+        # What the downloader sends at once: the most a burst can be.
+        self._concurrency = crawler.settings.getint("CONCURRENT_REQUESTS")
         self.stopping: str | None = None
         self._flushed = False
         self._parked: list[_Parked] = []
@@ -288,7 +290,6 @@ class Scheduler:
         # under each, the last n, in order: a queue of waiting requests is
         # released a window's worth at a time.
         self._windowed = bool(getattr(state, "windowed", False))
-        self._concurrency = crawler.settings.getint("CONCURRENT_REQUESTS")
         self._windows: dict[str, tuple[int, float]] = {}
         self._hints: dict[str, deque[float]] = {}
         self._limited: LRU[str, _Limited] = LRU()
@@ -560,8 +561,7 @@ class Scheduler:
             # once (engine.crawl wakes the engine). Only these waits count:
             # others end one by one, and a released request, behind newer
             # ones of a higher priority in Scrapy's queue, would starve.
-            bound = max(_INTAKE_MIN, _INTAKE_FACTOR * self.crawler.settings.getint(
-                "CONCURRENT_REQUESTS"))
+            bound = max(_INTAKE_MIN, _INTAKE_FACTOR * self._concurrency)
 
             def next_unless_full() -> Any:
                 if self._n_warming >= bound:
