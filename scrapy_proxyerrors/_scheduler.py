@@ -429,10 +429,16 @@ class Scheduler:
             return None
         return engine
 
-    def recall(self, key: str, due: float, wait_on: str | None = None) -> int:
+    def recall(
+        self, key: str, due: float, wait_on: str | None = None, *, own_slot: bool = False
+    ) -> int:
         """Take the requests of *key* (an account, route or site key) that were
         admitted but still wait in a download slot's queue back out, parked
         until *due*: a pause or a stop must hold them too.
+
+        *own_slot*: each one takes its own release slot of *key* from *due* (see
+        :meth:`spread`), as a request parked for the pause would; none is taken
+        when nothing is pulled (a paced key's slots are its sends).
 
         Looks at the downloader's queues only (at most ``CONCURRENT_REQUESTS``
         requests), once per pause; ``"*"`` matches every request.
@@ -457,11 +463,12 @@ class Scheduler:
                 # Never sent: its route (or account) is no warmer for it.
                 self._end_warming(cold, answered=False)
             self.done(request)
-            when = due
             if key != "*" and request.meta.get(META_ROUTE) == key and self.can_move(request):
                 # Its proxy is paused, another of the pool serves it now.
                 request.meta[AVOID] = key
                 when = self.clock()
+            else:
+                when = self._queue(request, key, due) if own_slot else due
             # A Request as the download's result goes back to engine.crawl().
             deferred.callback(self.park(request, when, wait_on))
         if pulled:
@@ -1120,7 +1127,7 @@ class Scheduler:
         if site:
             self._site_paused = True
         self.stats.inc_value(S.PAUSES)
-        self.recall(key, self.spread(key, until))
+        self.recall(key, until, own_slot=True)
         return before <= self.clock()
 
     def pace_stated(self, key: str, rate: float, now: float, window: float = 0.0) -> bool:
@@ -1396,7 +1403,7 @@ class Scheduler:
             return False
         breaker.open_until = now + breaker.recovery
         breaker.opened_at = now
-        self.recall(account, self.spread(account, breaker.open_until))
+        self.recall(account, breaker.open_until, own_slot=True)
         self.stats.inc_value(S.stat_key("breaker", "opened"))
         logger.warning(
             "%(account)s failed %(n)d times in a row: holding its requests for "

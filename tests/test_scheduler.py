@@ -229,6 +229,26 @@ def test_releases_after_a_pause_are_spread_at_the_learned_rate() -> None:
     assert min(dues) >= clock.now + 10
 
 
+def test_pauses_with_nothing_to_recall_take_no_release_slot_of_a_window_pace() -> None:
+    """A burst of 429s pauses the account once per reply. Each pause recalls
+    what still waits in a download slot; when nothing does, it must not take a
+    release slot: those slots are the account's sends, and 16 phantom ones put
+    the first real retry a part of the window late (measured: 0.25 s)."""
+    clock = Clock()
+    scheduler = _scheduler(clock)  # CONCURRENT_REQUESTS = 16
+    scheduler.pace_stated("acct", 38.0, clock.now, window=1.0)  # 10 per quarter
+    n, _part = scheduler._windows["acct"]
+    assert n == 10
+    until = clock.now + 1.0
+    for i in range(16):
+        scheduler.pause("acct", until + i / 1000)
+    assert not scheduler._hints["acct"]
+    # The first retry goes when the pause ends, not a part of the window later.
+    retry = Request("http://example.com/1")
+    due, _ = scheduler.admit(retry, "route", "acct", None, clock.now + 0.5)
+    assert due == pytest.approx(until + 15 / 1000)
+
+
 def test_what_accounts_served_is_kept_for_the_recent_ones_only() -> None:
     """A crawl without proxies makes every host an account: the successes
     counted for a first 429 stay bounded, and the busy account keeps its count."""
