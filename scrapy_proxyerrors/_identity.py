@@ -222,11 +222,11 @@ class Identity:
             return route, route
         return route, f"{profile.name}#{self._api_key_print(request)}"
 
-    def route_of_proxy(self, proxy: str) -> str:
-        """The route id of a pool entry, as :meth:`route` names it."""
+    def route_of_proxy(self, proxy: str) -> tuple[str, str]:
+        """``(route, account)`` of a pool entry, as :meth:`route` names them."""
         name = self.provider
         profile = self.profiles[name] if name else self.proxy_profile(proxy)
-        return self._proxy_route(proxy, url_credentials(proxy), profile)[0]
+        return self._proxy_route(proxy, url_credentials(proxy), profile)
 
     def _proxy_route(
         self, proxy: str, creds: Credentials | None, profile: Profile | None

@@ -77,6 +77,8 @@ WARMING = "_proxyerrors_warming"
 #: The key a parked request was woken on (its turn for a freed place).
 WOKEN = "_proxyerrors_woken"
 
+#: Paced keys kept before the expired ones are looked for.
+_PACED_PRUNE_MIN = 1024
 #: A request parked behind a concurrency limit or a breaker probe is
 #: re-checked at the latest after this many seconds (it is normally released
 #: as soon as a request of its account finishes).
@@ -262,7 +264,10 @@ class Scheduler:
         self.rng = rng or random.Random()
         assert crawler.stats is not None
         self.stats = crawler.stats
-        self.pool = RoutePool(proxies, identity.route_of_proxy) if proxies else None
+        # A pool entry's account, by route: a site is paused per account
+        # (``<account>|<host>``), and a pool may hold several accounts.
+        self._pool_accounts: dict[str, str] = {}
+        self.pool = RoutePool(proxies, self._pool_route) if proxies else None
         # What the downloader sends at once: the most a burst can be.
         self._concurrency = crawler.settings.getint("CONCURRENT_REQUESTS")
         self.stopping: str | None = None
@@ -283,7 +288,10 @@ class Scheduler:
         # whose ceiling is a first burst's guess (see lower_concurrency)
         self._first_refusal: dict[str, float] = {}
         self._guessed: dict[str, int] = {}
-        self._paced: set[str] = set()
+        # Paced keys, each until its rate expires (pruned as more come: a
+        # site's own limit paces ``<account>|<host>``, one key per site).
+        self._paced: dict[str, float] = {}
+        self._prune_paced_at = _PACED_PRUNE_MIN
         self._tails: LRU[str, float] = LRU()
         # Keys paced per window ((n, span): n in any span seconds) when the
         # state keeps windows, and the sends and release times handed out
@@ -647,7 +655,7 @@ class Scheduler:
             if stopped is not None and self.stopping is None:
                 self.stop(stopped[0])
         elif kind == "rate":
-            self._paced.add(key)
+            self._add_paced(key, self.clock())
         elif kind == "learn":
             self.identity.forget(key)
             if self.pool is not None:
@@ -760,11 +768,11 @@ class Scheduler:
             # or busy with its first request (it has not answered yet).
             host = urlsplit(request.url).hostname or ""
             paused_until = self.state.paused_until
-            cold, sites = self._cold, self._site_paused
+            cold, sites, accounts = self._cold, self._site_paused, self._pool_accounts
 
             def skip(route: str) -> bool:
                 return route_proxy(route) in cold or (
-                    sites and paused_until(f"{route}|{host}") > now
+                    sites and paused_until(f"{accounts.get(route, route)}|{host}") > now
                 )
 
         if (
@@ -786,6 +794,11 @@ class Scheduler:
             # Opt-in (PROXYERRORS_SLOT_PER_ROUTE): one download slot per route
             # and site, which multiplies a site's rate by the pool size.
             meta["download_slot"] = meta[SLOT] = f"{urlsplit(request.url).hostname}|{route}"
+
+    def _pool_route(self, proxy: str) -> str:
+        route, account = self.identity.route_of_proxy(proxy)
+        self._pool_accounts[route] = account
+        return route
 
     def _ready(self, route: str) -> float:
         state = self.state
@@ -1217,7 +1230,7 @@ class Scheduler:
         if span:
             span = self._burst_span(rate, span)
         self.state.set_rate(key, rate, now + self.config.rate_ttl, span)
-        self._paced.add(key)
+        self._add_paced(key, now)
         n, part = window_shape(rate, span) if self._windowed else (1, 0.0)
         if n > 1:
             if self._windows.get(key) != (n, part):
@@ -1227,6 +1240,17 @@ class Scheduler:
             del self._windows[key]
             del self._hints[key]
         self.stats.set_value(S.stat_key("pacing", key, "rate"), round(rate, 3))
+
+    def _add_paced(self, key: str, now: float) -> None:
+        self._paced[key] = now + self.config.rate_ttl
+        if len(self._paced) > self._prune_paced_at:
+            # Keys whose rate expired pace nothing: forget them with their
+            # windows and release times (amortised: the bound doubles).
+            for gone in [k for k, until in self._paced.items() if until <= now]:
+                del self._paced[gone]
+                if self._windows.pop(gone, None) is not None:
+                    del self._hints[gone]
+            self._prune_paced_at = max(_PACED_PRUNE_MIN, 2 * len(self._paced))
 
     def _burst_span(self, rate: float, span: float) -> float:
         """*span*, or a part of it whose allowance fits in CONCURRENT_REQUESTS.

@@ -770,6 +770,35 @@ def test_a_site_scoped_limit_holds_back_only_that_site_through_that_account() ->
     assert mw.process_request(Request("http://other.example/", meta={"proxy": proxy})) is None
 
 
+def test_a_pool_of_two_accounts_serves_a_site_paused_on_one_through_the_other() -> None:
+    """A site is paused per account (``<account>|<host>``): in a pool holding
+    two accounts of one provider, that site's requests go to the other account
+    at once instead of waiting out the pause on the paused one."""
+    mw, _ = _mw({
+        "PROXYERRORS_PROVIDERS": _SITE_LIMITED,
+        "PROXYERRORS_PROXIES": ["http://alice:pw@gw1.nimbus.example:7000",
+                                "http://bob:pw@gw2.nimbus.example:7000"],
+    })
+    first = Request("http://shop.example/1")
+    assert mw.process_request(first) is None
+    paused_proxy = first.meta["proxy"]
+    mw.process_response(first, Response(
+        first.url, status=429, request=first,
+        headers={"X-Nimbus-Error": "SITE_LIMIT", "Retry-After": "20"}))
+    sent = []
+    for i in range(4):
+        request = Request(f"http://shop.example/n{i}")
+        assert mw.process_request(request) is None  # none parked for the pause
+        sent.append(request.meta["proxy"])
+        # (answered: a proxy carries one request until its first answer)
+        mw.process_response(request, Response(request.url, request=request))
+    assert paused_proxy not in sent
+    # Other sites still use the paused account.
+    others = [Request(f"http://other.example/{i}") for i in range(4)]
+    assert [mw.process_request(r) for r in others] == [None] * 4
+    assert paused_proxy in {r.meta["proxy"] for r in others}
+
+
 def test_repeated_site_limits_pace_that_site_never_the_account() -> None:
     """A Scope.SITE rate limit met again learns a rate for ``<account>|<host>``
     only: pacing the account would slow every other site behind the API."""

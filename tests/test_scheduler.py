@@ -249,6 +249,24 @@ def test_pauses_with_nothing_to_recall_take_no_release_slot_of_a_window_pace() -
     assert due == pytest.approx(until + 15 / 1000)
 
 
+def test_paced_keys_whose_rate_expired_are_forgotten() -> None:
+    """A site's own limit paces ``<account>|<host>``: a broad crawl paces one
+    key per site. Keys whose rate expired go (with their windows) as more
+    come; the live ones stay paced."""
+    clock = Clock()
+    scheduler = _scheduler(clock)
+    for i in range(3_000):
+        scheduler.pace_stated(f"acct|site-{i}", 9.5, clock.now, window=1.0)
+    assert len(scheduler._paced) == 3_000  # all live: nothing dropped
+    clock.now += scheduler.config.rate_ttl + 1
+    for i in range(3_000):
+        scheduler.pace_stated(f"acct|later-{i}", 9.5, clock.now, window=1.0)
+    assert len(scheduler._paced) <= 3_000
+    assert "acct|site-0" not in scheduler._windows
+    assert "acct|later-2999" in scheduler._paced and "acct|later-0" in scheduler._paced
+    assert len(scheduler._hints) == len(scheduler._windows) <= 3_000
+
+
 def test_what_accounts_served_is_kept_for_the_recent_ones_only() -> None:
     """A crawl without proxies makes every host an account: the successes
     counted for a first 429 stay bounded, and the busy account keeps its count."""
