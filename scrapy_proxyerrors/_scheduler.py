@@ -21,12 +21,14 @@ go to Scrapy's scheduler (so ``JOBDIR`` keeps them) just before that closes.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import logging
 import math
 import random
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -95,6 +97,19 @@ _INTAKE_FACTOR = 2
 _INTAKE_MIN = 16
 #: Accounts whose successes of the last two seconds are counted.
 _SERVED_KEPT = 4096
+#: A stall of the whole process this long or longer (a full garbage
+#: collection: 60-90 ms every 3-4 s in a 600-page crawl, measured) holds back
+#: what was admitted just before it; sends admitted this long before it may
+#: have left only after it (the turn that admitted them writes them).
+_STALL_MIN = 0.005
+_STALL_LOOKBACK = 0.03
+#: Schedulers pacing per window: told of the garbage collector's stalls.
+_stall_watchers: weakref.WeakSet[Scheduler] = weakref.WeakSet()
+
+
+def _on_gc(phase: str, info: dict[str, int]) -> None:
+    for watcher in list(_stall_watchers):
+        watcher.gc_phase(phase)
 #: Due within this much: sent now (timers are not more precise).
 _EPSILON = 0.002
 
@@ -298,6 +313,10 @@ class Scheduler:
         # under each, the last n, in order: a queue of waiting requests is
         # released a window's worth at a time.
         self._windowed = bool(getattr(state, "windowed", False))
+        self._delay_sends: Callable[[float, float], None] | None = getattr(
+            state, "delay_sends", None
+        )
+        self._gc_started = 0.0
         self._windows: dict[str, tuple[int, float]] = {}
         self._hints: dict[str, deque[float]] = {}
         self._limited: LRU[str, _Limited] = LRU()
@@ -634,6 +653,9 @@ class Scheduler:
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
+        _stall_watchers.discard(self)
+        if not _stall_watchers and _on_gc in gc.callbacks:
+            gc.callbacks.remove(_on_gc)
         now = self.clock()
         for account, breaker in self._breakers.items():
             if breaker.open_until:
@@ -1236,6 +1258,10 @@ class Scheduler:
             if self._windows.get(key) != (n, part):
                 self._windows[key] = (n, part)
                 self._hints[key] = deque(self._hints.get(key, ()), maxlen=n)
+                if self._delay_sends is not None and self not in _stall_watchers:
+                    _stall_watchers.add(self)
+                    if _on_gc not in gc.callbacks:
+                        gc.callbacks.append(_on_gc)
         elif key in self._windows:
             del self._windows[key]
             del self._hints[key]
@@ -1251,6 +1277,24 @@ class Scheduler:
                 if self._windows.pop(gone, None) is not None:
                     del self._hints[gone]
             self._prune_paced_at = max(_PACED_PRUNE_MIN, 2 * len(self._paced))
+
+    def gc_phase(self, phase: str) -> None:
+        """A garbage collection starts or stops (``gc.callbacks``)."""
+        if phase == "start":
+            self._gc_started = self.clock()
+        elif self._windows:
+            now = self.clock()
+            if now - self._gc_started >= _STALL_MIN:
+                self.stalled(self._gc_started, now)
+
+    def stalled(self, start: float, end: float) -> None:
+        """The process did nothing from *start* to *end*: sends admitted just
+        before may have left only at *end*. Under a window they count from
+        then, or the window after them meets them less than a window apart
+        at the provider (measured: a 70 ms collection against a 5 % margin of
+        a second, 10 429s and a second's pause, in one crawl out of three)."""
+        if self._delay_sends is not None:
+            self._delay_sends(start - _STALL_LOOKBACK, end)
 
     def _burst_span(self, rate: float, span: float) -> float:
         """*span*, or a part of it whose allowance fits in CONCURRENT_REQUESTS.

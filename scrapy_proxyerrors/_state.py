@@ -289,6 +289,19 @@ class MemoryState:
         wait, entry.tat = gcra_take(entry.tat, now, 1.0 / entry.rate)
         return wait
 
+    def delay_sends(self, since: float, to: float) -> None:
+        """Sends logged since *since* may have left only at *to* (the process
+        stalled after admitting them): under a window they count from *to*.
+        Sends are logged in order, so they are the newest ones."""
+        for entry in self._rates.values():
+            log = entry.log
+            if not log or log[-1] < since:
+                continue
+            for i in range(len(log) - 1, -1, -1):
+                if log[i] < since:
+                    break
+                log[i] = max(log[i], to)
+
     # the stop -------------------------------------------------------------
     def stop(self, reason: str, origin: str) -> None:
         if self._stop is None:

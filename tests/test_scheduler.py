@@ -267,6 +267,65 @@ def test_paced_keys_whose_rate_expired_are_forgotten() -> None:
     assert len(scheduler._hints) == len(scheduler._windows) <= 3_000
 
 
+def test_sends_admitted_just_before_a_stall_count_from_its_end() -> None:
+    """A full garbage collection stalls the process for tens of ms; sends
+    admitted just before it leave after it. Under a window they count from
+    the stall's end, so the next window's part does not meet them early."""
+    clock = Clock(10.0)
+    scheduler = _scheduler(clock)
+    scheduler.pace_stated("acct", 9.5, clock.now, window=1.0)  # 10 per 1.053 s
+    early = Request("http://example.com/early")
+    assert scheduler.admit(early, "route", "acct", None, clock.now) == (0.0, None)
+    clock.now += 0.5  # the window's other nine go half a second later
+    for i in range(9):
+        assert scheduler.admit(Request(f"http://example.com/{i}"), "route", "acct", None,
+                               clock.now) == (0.0, None)
+    sent = clock.now
+    assert scheduler._gc_started == 0.0
+    scheduler.gc_phase("start")
+    clock.now += 0.07
+    scheduler.gc_phase("stop")
+    # One window after the early send, one slot is free again...
+    clock.now = 10.0 + 1 / 0.95 + 0.001
+    assert scheduler.state.take("acct", clock.now) == 0.0
+    # ... but the nine count from the stall's end, not from their admission.
+    assert scheduler.state.take("acct", sent + 1 / 0.95) > 0
+    assert scheduler.state.take("acct", sent + 0.07 + 1 / 0.95) == 0.0
+
+
+def test_a_short_collection_or_no_window_pace_changes_nothing() -> None:
+    clock = Clock(10.0)
+    state = MemoryState(clock=clock)
+    state.set_rate("acct", 9.5, until=100.0, window=1 / 0.95)
+    for _ in range(10):
+        state.take("acct", 10.0)
+    state.delay_sends(11.0, 12.0)  # nothing sent since 11.0
+    assert state.take("acct", 10.0 + 1 / 0.95) == 0.0
+    scheduler = _scheduler(clock)
+    scheduler.gc_phase("start")
+    clock.now += 0.002
+    scheduler.gc_phase("stop")  # paces nothing per window: nothing to do
+    assert not scheduler._windows
+
+
+def test_the_collector_hook_is_there_while_a_window_pace_is_and_goes_at_close() -> None:
+    import gc
+
+    from scrapy_proxyerrors import _scheduler as module
+
+    clock = Clock()
+    scheduler = _scheduler(clock)
+    assert scheduler not in module._stall_watchers
+    scheduler.pace_stated("acct", 9.5, clock.now, window=1.0)
+    assert scheduler in module._stall_watchers
+    assert module._on_gc in gc.callbacks
+    gc.collect()  # a real collection calls it (the fake clock: no stall)
+    scheduler._on_closed()
+    assert scheduler not in module._stall_watchers
+    if not module._stall_watchers:
+        assert module._on_gc not in gc.callbacks
+
+
 def test_what_accounts_served_is_kept_for_the_recent_ones_only() -> None:
     """A crawl without proxies makes every host an account: the successes
     counted for a first 429 stay bounded, and the busy account keeps its count."""
