@@ -905,7 +905,7 @@ class Scheduler:
         if site is not None and self._site_paused:
             paused = max(paused, state.paused_until(site))
         meta = request.meta
-        reserved = meta.pop(RESERVED, None) == account
+        reserved_for = meta.pop(RESERVED, None)
         if paused > now:
             return self._queue(request, account, paused), None
         inflight = self._inflight.get(account, 0)
@@ -938,25 +938,13 @@ class Scheduler:
         if self._paced:
             if site is not None and site in self._paced:
                 # A site's own limit (Scope.SITE) paces that site's key.
-                wait = state.take(site, now)
-                if wait > 0:
-                    return self.spread(site, now + wait), None
+                due = self._take_paced(request, site, now, reserved_for == site)
+                if due is not None:
+                    return due, None
             if account in self._paced:
-                if not reserved and self._behind(account, now):
-                    # Others wait for their paced slots: queue behind them.
-                    return self._queue(request, account, now), None
-                wait = state.take(account, now)
-                if wait > 0:
-                    if reserved:
-                        # Its slot came a little early for the pace (a timer,
-                        # or the burst before it went late): it keeps its turn
-                        # (and is released no earlier than the pace allows).
-                        meta[RESERVED] = account
-                        return now + wait + _EPSILON, None
-                    return self._queue(request, account, now + wait), None
-                if not reserved and account in self._windows:
-                    hints = self._hints[account]
-                    hints.append(max(now, hints[-1]) if hints else now)
+                due = self._take_paced(request, account, now, reserved_for == account)
+                if due is not None:
+                    return due, None
         if cold:
             self._cold.update(cold)
             meta[WARMING] = cold
@@ -969,6 +957,30 @@ class Scheduler:
         meta[SENT] = now
         meta[SENT_WITH] = inflight
         return 0.0, None
+
+    def _take_paced(
+        self, request: Request, key: str, now: float, reserved: bool
+    ) -> float | None:
+        """``None`` when *request* takes a send of the paced *key* now, else when
+        to try again (a release slot of *key*, in order; *reserved*: it was
+        given one already)."""
+        if not reserved and self._behind(key, now):
+            # Others wait for their paced slots: queue behind them.
+            return self._queue(request, key, now)
+        wait = self.state.take(key, now)
+        if wait > 0:
+            if reserved:
+                # Its slot came a little early for the pace (a timer, or the
+                # burst before it went late): it keeps its turn (and is
+                # released no earlier than the pace allows).
+                request.meta[RESERVED] = key
+                return now + wait + _EPSILON
+            return self._queue(request, key, now + wait)
+        if not reserved and key in self._windows:
+            # A send no release slot was handed out for: later slots come after it.
+            hints = self._hints[key]
+            hints.append(max(now, hints[-1]) if hints else now)
+        return None
 
     def _behind(self, key: str, now: float) -> bool:
         """Whether requests of the paced *key* wait for release times ahead."""

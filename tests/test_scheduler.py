@@ -326,6 +326,30 @@ def test_the_collector_hook_is_there_while_a_window_pace_is_and_goes_at_close() 
         assert module._on_gc not in gc.callbacks
 
 
+def test_a_site_pace_hands_out_slots_in_order_as_an_accounts_does() -> None:
+    """A site's own limit (Scope.SITE) paces ``<account>|<host>`` the way an
+    account is paced: a request that must wait is given a slot it keeps, and
+    a newcomer queues behind it instead of racing it for the next send."""
+    from scrapy_proxyerrors._scheduler import RESERVED
+
+    clock = Clock()
+    scheduler = _scheduler(clock)
+    site = "acct|shop.example"
+    scheduler.pace_stated(site, 9.5, clock.now, window=1.0)  # 10 per 1.053 s
+    for i in range(10):
+        assert scheduler.admit(Request(f"http://shop.example/{i}"), "route", "acct", site,
+                               clock.now) == (0.0, None)
+    waiting = Request("http://shop.example/waiting")
+    due, _ = scheduler.admit(waiting, "route", "acct", site, clock.now)
+    assert due > clock.now and waiting.meta[RESERVED] == site
+    clock.now += 0.01
+    newcomer = Request("http://shop.example/newcomer")
+    later, _ = scheduler.admit(newcomer, "route", "acct", site, clock.now)
+    assert later >= due
+    clock.now = due
+    assert scheduler.admit(waiting, "route", "acct", site, clock.now) == (0.0, None)
+
+
 def test_what_accounts_served_is_kept_for_the_recent_ones_only() -> None:
     """A crawl without proxies makes every host an account: the successes
     counted for a first 429 stay bounded, and the busy account keeps its count."""
