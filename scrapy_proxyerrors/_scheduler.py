@@ -105,13 +105,13 @@ _STALL_MIN = 0.005
 _STALL_LOOKBACK = 0.03
 #: Schedulers pacing per window: told of the garbage collector's stalls.
 _stall_watchers: weakref.WeakSet[Scheduler] = weakref.WeakSet()
+#: Due within this much: sent now (timers are not more precise).
+_EPSILON = 0.002
 
 
 def _on_gc(phase: str, info: dict[str, int]) -> None:
     for watcher in list(_stall_watchers):
         watcher.gc_phase(phase)
-#: Due within this much: sent now (timers are not more precise).
-_EPSILON = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -1304,7 +1304,7 @@ class Scheduler:
         before may have left only at *end*. Under a window they count from
         then, or the window after them meets them less than a window apart
         at the provider (measured: a 70 ms collection against a 5 % margin of
-        a second, 10 429s and a second's pause, in one crawl out of three)."""
+        a second, 10 429s and a second's pause, in 3 crawls of 6)."""
         if self._delay_sends is not None:
             self._delay_sends(start - _STALL_LOOKBACK, end)
 

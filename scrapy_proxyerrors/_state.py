@@ -292,8 +292,11 @@ class MemoryState:
     def delay_sends(self, since: float, to: float) -> None:
         """Sends logged since *since* may have left only at *to* (the process
         stalled after admitting them): under a window they count from *to*.
-        Sends are logged in order, so they are the newest ones."""
-        for entry in self._rates.values():
+        Sends are logged in order, so they are the newest ones.
+
+        Called from ``gc.callbacks``, which may run in any thread: the table is
+        copied first (at once, under the GIL), the logs only move forward."""
+        for entry in list(self._rates.values()):
             log = entry.log
             if not log or log[-1] < since:
                 continue
