@@ -27,6 +27,10 @@ class RouteState(Protocol):
     own errors. An implementation whose :meth:`take` keeps the *window* of
     :meth:`set_rate` says so with a class attribute ``windowed = True``: the
     scheduler then releases waiting requests in bursts of a window's worth.
+    Such a state may also have ``delay_sends(since, to)`` (see
+    :meth:`MemoryState.delay_sends`), which the scheduler calls after a stall
+    of the process (a full garbage collection) so that sends admitted just
+    before it count from its end.
     """
 
     def pause(self, key: str, until: float) -> None:
