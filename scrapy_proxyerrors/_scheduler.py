@@ -819,7 +819,8 @@ class Scheduler:
 
     def _pool_route(self, proxy: str) -> str:
         route, account = self.identity.route_of_proxy(proxy)
-        self._pool_accounts[route] = account
+        if account != route:  # (a generic proxy is its own account)
+            self._pool_accounts[route] = account
         return route
 
     def _ready(self, route: str) -> float:
