@@ -1275,9 +1275,8 @@ class Scheduler:
                     _stall_watchers.add(self)
                     if _on_gc not in gc.callbacks:
                         gc.callbacks.append(_on_gc)
-        elif key in self._windows:
-            del self._windows[key]
-            del self._hints[key]
+        else:
+            self._drop_window(key)
         self.stats.set_value(S.stat_key("pacing", key, "rate"), round(rate, 3))
 
     def _add_paced(self, key: str, now: float) -> None:
@@ -1287,9 +1286,13 @@ class Scheduler:
             # windows and release times (amortised: the bound doubles).
             for gone in [k for k, until in self._paced.items() if until <= now]:
                 del self._paced[gone]
-                if self._windows.pop(gone, None) is not None:
-                    del self._hints[gone]
+                self._drop_window(gone)
             self._prune_paced_at = max(_PACED_PRUNE_MIN, 2 * len(self._paced))
+
+    def _drop_window(self, key: str) -> None:
+        """*key* is no longer paced per window: its window and release times go together."""
+        if self._windows.pop(key, None) is not None:
+            del self._hints[key]
 
     def gc_phase(self, phase: str) -> None:
         """A garbage collection starts or stops (``gc.callbacks``)."""
