@@ -1262,8 +1262,6 @@ class Scheduler:
         """Pace *key* at *rate* (margin included); *window*: the seconds the
         provider counts over (``0``: unknown), which the margin widens."""
         span = window / RATE_MARGIN if window > 0 else 0.0
-        if span:
-            span = self._burst_span(rate, span)
         self.state.set_rate(key, rate, now + self.config.rate_ttl, span)
         self._add_paced(key, now)
         n, part = window_shape(rate, span) if self._windowed else (1, 0.0)
@@ -1311,23 +1309,6 @@ class Scheduler:
         a second, 10 429s and a second's pause, in 3 crawls of 6)."""
         if self._delay_sends is not None:
             self._delay_sends(start - _STALL_LOOKBACK, end)
-
-    def _burst_span(self, rate: float, span: float) -> float:
-        """*span*, or a part of it whose allowance fits in CONCURRENT_REQUESTS.
-
-        A window's allowance beyond the concurrency cannot go at once: it goes
-        as replies free places, and its late part meets the next window's
-        early part with only the margin between them (measured: 40 per second
-        under CONCURRENT_REQUESTS = 16 provoked a 429 every few windows). The
-        same allowance per a k-th of the window (k dividing it where it can)
-        keeps to the limit in bursts that go at once."""
-        n, _ = window_shape(rate, span)
-        most = max(self._concurrency, 2)
-        if n <= most:
-            return span
-        least = -(-n // most)
-        parts = next((k for k in range(least, 2 * least + 1) if n % k == 0), least)
-        return span / parts
 
     def count_limited(self) -> None:
         self.stats.inc_value(S.stat_key("ratelimit", "provoked"))

@@ -918,18 +918,18 @@ def test_a_documented_rate_paces_the_account_from_its_first_request() -> None:
             for i in range(25)] == [None] * 25
 
 
-def test_a_windows_allowance_beyond_the_concurrency_goes_in_parts() -> None:
-    """40 per second under CONCURRENT_REQUESTS = 16 cannot go at once: it is
-    kept as 10 per quarter of the (widened) second, bursts that can."""
+def test_a_windows_allowance_beyond_the_concurrency_goes_at_once() -> None:
+    """40 per second under CONCURRENT_REQUESTS = 16: the whole allowance is
+    admitted at once (Scrapy's downloader takes each one as a place frees, so
+    each is admitted when it leaves), the next one a widened window later."""
     profiles = {"soax": {"extends": "soax", "rate_limit_rps": 40}}
     mw, clock = _mw({"PROXYERRORS_PROVIDERS": profiles, "CONCURRENT_REQUESTS": 16})
     start = clock.now
     results = [mw.process_request(Request(f"http://example.com/{i}", meta={"proxy": SOAX}))
-               for i in range(25)]
-    assert results[:10] == [None] * 10
-    dues = [r.meta[NOT_BEFORE] for r in results[10:]]  # type: ignore[union-attr]
-    part = 1 / 0.95 / 4
-    assert dues == pytest.approx([start + part] * 10 + [start + 2 * part] * 5)
+               for i in range(45)]
+    assert results[:40] == [None] * 40
+    dues = [r.meta[NOT_BEFORE] for r in results[40:]]  # type: ignore[union-attr]
+    assert dues == pytest.approx([start + 1 / 0.95] * 5)
 
 
 def test_a_limit_stated_on_every_reply_is_read_before_a_burst() -> None:
@@ -951,13 +951,12 @@ def test_a_limit_stated_on_every_reply_is_read_before_a_burst() -> None:
     assert mw.process_response(first, reply) is reply
     assert _stat(mw, f"proxyerrors/pacing/{account}/rate") == pytest.approx(0.95)
     # Answered: the account is warm, and the next requests are paced: 60 per
-    # 60 s window (widened by the margin), as 15 per quarter of it (beyond
-    # CONCURRENT_REQUESTS, a window's allowance goes in parts).
-    again = [Request(api + f"{i}", meta=dict(meta)) for i in range(5, 21)]
-    assert [mw.process_request(r) for r in again[:15]] == [None] * 15
-    paced = mw.process_request(again[15])
+    # 60 s window (widened by the margin), a window's worth at once.
+    again = [Request(api + f"{i}", meta=dict(meta)) for i in range(5, 66)]
+    assert [mw.process_request(r) for r in again[:60]] == [None] * 60
+    paced = mw.process_request(again[60])
     assert isinstance(paced, Request)
-    assert paced.meta[NOT_BEFORE] == pytest.approx(clock.now + 60 / 0.95 / 4)
+    assert paced.meta[NOT_BEFORE] == pytest.approx(clock.now + 60 / 0.95)
     # A malformed statement states nothing (and breaks nothing).
     bad = Response(again[0].url, status=200, request=again[0], headers={
         "X-RateLimit-Limit": "lots", "X-RateLimit-Window": "60"})

@@ -232,12 +232,12 @@ def test_releases_after_a_pause_are_spread_at_the_learned_rate() -> None:
 def test_pauses_with_nothing_to_recall_take_no_release_slot_of_a_window_pace() -> None:
     """A burst of 429s pauses the account once per reply. Each pause recalls
     what still waits in a download slot; when nothing does, it must not take a
-    release slot: those slots are the account's sends, and 16 phantom ones put
-    the first real retry a part of the window late (measured: 0.25 s)."""
+    release slot: those slots are the account's sends, and 16 phantom ones (more
+    than the window holds) put the first real retry a window late."""
     clock = Clock()
-    scheduler = _scheduler(clock)  # CONCURRENT_REQUESTS = 16
-    scheduler.pace_stated("acct", 38.0, clock.now, window=1.0)  # 10 per quarter
-    n, _part = scheduler._windows["acct"]
+    scheduler = _scheduler(clock)
+    scheduler.pace_stated("acct", 9.5, clock.now, window=1.0)  # 10 per window
+    n, _span = scheduler._windows["acct"]
     assert n == 10
     until = clock.now + 1.0
     for i in range(16):
