@@ -1335,8 +1335,12 @@ class Scheduler:
 
         *sent*: when the refused request was sent. A request sent before the
         account's first refusal came back belongs to the first burst, whose
-        requests reach the provider in any order: the limit it sets is a
-        guess, which the burst's successes correct (see ``_burst_success``).
+        requests reach the provider in any order: what it was sent with only
+        guesses the limit (measured: the second request of a burst of 16
+        refused under a limit of 3). The burst's refusals lower the guess to
+        the least they were sent with, its successes raise it to how many
+        of them the provider served (see ``_burst_success``); the one-step
+        rule above does not apply to them.
 
         Without *sent_with* (a request from before the scheduler saw it): a
         multiplicative decrease of the in-flight count.
@@ -1347,25 +1351,30 @@ class Scheduler:
         if first_seen is None:
             first_seen = self._first_refusal[account] = self.clock()
         burst = sent is not None and sent < first_seen
-        if sent_with is not None:
+        if sent_with is not None and burst:
+            # Refused in the first burst, whose requests reach the provider in
+            # any order: a guess, never below what the burst's successes
+            # showed, and raised as more of them come (see _burst_success).
+            served = self._guessed.setdefault(account, 0)
+            limit = max(floor, float(served), min(current, float(sent_with)))
+            if limit >= current:
+                return int(current)
+            self._ceilings[account] = limit + 1
+        elif sent_with is not None:
             # The whole requests the limit lets through.
             level = math.inf if math.isinf(current) else float(int(current))
             if sent_with >= level:
                 return int(current) if level < math.inf else sent_with
+            self._guessed.pop(account, None)  # past the burst: its count is in
             if sent_with == level - 1:
                 limit = max(floor, level - 1)
                 since = self._since_near.get(account)
                 if since is not None and since < _NEAR_REPEAT * level:
                     self._ceilings[account] = min(self._ceilings.get(account, math.inf), level)
                 self._since_near[account] = 0
-                self._guessed.pop(account, None)
             else:
                 limit = max(floor, float(sent_with))
                 self._ceilings[account] = min(self._ceilings.get(account, math.inf), limit + 1)
-                if burst:
-                    self._guessed.setdefault(account, 0)
-                else:
-                    self._guessed.pop(account, None)
         else:
             inflight = self._inflight.get(account, 0) + 1  # this request was in flight
             current = self._limits.get(account, float(inflight))

@@ -656,6 +656,25 @@ def test_a_first_burst_refusal_out_of_order_is_corrected_by_its_successes() -> N
     assert admitted.count(None) == 3
 
 
+def test_a_first_burst_refused_a_step_at_a_time_still_counts_its_successes() -> None:
+    """Measured: a burst of 16 under a limit of 3 came back refused as sent
+    with 6, 5, 2, 1 (then the rest). Steps of one are the one-step rule's
+    pattern after a burst, not within it: the burst's three successes still
+    set the limit to 3 at once (before, the step rule dropped their count and
+    the crawl ran at 1 until a probe, twice as long)."""
+    mw, _meta, flying = _proxiesfo_in_flight(16)
+    account = flying[0].meta[INFLIGHT]
+    mw.clock.now += 0.01  # type: ignore[attr-defined]
+    served = {0, 3, 4}
+    for i in (6, 5, 2, 1, *(i for i in range(7, 16))):
+        mw.process_response(flying[i], Response(flying[i].url, status=453, request=flying[i]))
+    assert mw.scheduler.concurrency_limit(account) == 1
+    for i in sorted(served):
+        mw.process_response(flying[i], Response(flying[i].url, status=200, request=flying[i]))
+    assert mw.scheduler.concurrency_limit(account) == 3
+    assert _stat(mw, f"proxyerrors/concurrency/{account}/limit") == 3
+
+
 def test_breaker_opens_after_consecutive_outages_and_probes_once() -> None:
     mw, clock = _mw({"PROXYERRORS_BREAKER_THRESHOLD": 3, "PROXYERRORS_BREAKER_RECOVERY": 30})
     url = "https://api.chocodata.com/v1/product?api_key=K&id={}"
