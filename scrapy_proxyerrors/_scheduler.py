@@ -88,6 +88,9 @@ _RECHECK = 2.0
 #: A concurrency limit held at the level below a refusal tries one more
 #: after this many successes per unit of the limit.
 _PROBE_EVERY = 100
+#: Proxy URLs rewritten for a replaced session, kept (one per dead session and
+#: spelling of its URL: a pool of sticky sessions replaces many).
+_MOVED_URLS_MAX = 1024
 #: Two refusals one below the limit within this many successes per unit of
 #: the limit: the level below them is the provider's.
 _NEAR_REPEAT = 3
@@ -302,6 +305,8 @@ class Scheduler:
         # account -> when its first concurrency refusal came back; accounts
         # whose ceiling is a first burst's guess (see lower_concurrency)
         self._first_refusal: dict[str, float] = {}
+        # (proxy URL, replacement credentials, header too) -> the rewritten URL
+        self._moved_urls: LRU[tuple[str, Credentials, bool], str] = LRU(_MOVED_URLS_MAX)
         self._guessed: dict[str, int] = {}
         # Paced keys, each until its rate expires (pruned as more come: a
         # site's own limit paces ``<account>|<host>``, one key per site).
@@ -849,8 +854,7 @@ class Scheduler:
         self.stats.inc_value(S.stat_key("session", "moved"))
         return True
 
-    @staticmethod
-    def _apply_credentials(request: Request, creds: Credentials) -> None:
+    def _apply_credentials(self, request: Request, creds: Credentials) -> None:
         """Give *request* *creds* wherever it carries proxy credentials: the
         header (set by HttpProxyMiddleware on an earlier attempt) and the proxy
         URL in meta, or the URL alone. A URL with the old credentials left
@@ -861,14 +865,28 @@ class Scheduler:
             request.headers[b"Proxy-Authorization"] = basic_header(creds)
         proxy = request.meta.get("proxy")
         if proxy:
-            parts = urlsplit(proxy)
-            if header and parts.username is None:
-                return  # credentials in the header only: they never travel in meta
-            netloc = (
-                f"{quote(creds.user, safe='')}:{quote(creds.password, safe='')}@"
-                f"{parts.hostname}:{parts.port}"
-            )
-            request.meta["proxy"] = urlunsplit(parts._replace(netloc=netloc))
+            # Every request still queued with a dead session moves here, all
+            # with the same proxy URL: it is rewritten once, not per request
+            # (measured: 2,064 moves for 77 replacements in a 2,000-page crawl).
+            key = (proxy, creds, header)
+            moved = self._moved_urls.get(key)
+            if moved is None:
+                moved = self._moved_url(proxy, creds, header)
+                self._moved_urls.put(key, moved)
+            request.meta["proxy"] = moved
+
+    @staticmethod
+    def _moved_url(proxy: str, creds: Credentials, header: bool) -> str:
+        """*proxy* with *creds* in it (as it is, when the credentials travel
+        in the header only: they never travel in meta)."""
+        parts = urlsplit(proxy)
+        if header and parts.username is None:
+            return proxy
+        netloc = (
+            f"{quote(creds.user, safe='')}:{quote(creds.password, safe='')}@"
+            f"{parts.hostname}:{parts.port}"
+        )
+        return urlunsplit(parts._replace(netloc=netloc))
 
     def admit(
         self,

@@ -489,7 +489,16 @@ def test_a_dead_sticky_session_is_replaced_once() -> None:
     late = Request("http://example.com/late", meta={"proxy": DEAD})
     assert mw.process_request(late) is None
     assert next(iter(sessions)) in late.meta["proxy"]
+    assert "Sup3rSecret" in late.meta["proxy"]
     assert _stat(mw, "proxyerrors/session/replaced") == 1
+    # The rest of the queue moves the same way; the URL is rewritten once.
+    rewritten = len(mw.scheduler._moved_urls)
+    later = [Request(f"http://example.com/later{i}", meta={"proxy": DEAD}) for i in range(50)]
+    for r in later:
+        assert mw.process_request(r) is None
+    assert {r.meta["proxy"] for r in later} == {late.meta["proxy"]}
+    assert len(mw.scheduler._moved_urls) == rewritten
+    assert _stat(mw, "proxyerrors/session/moved") == 51
 
 
 def test_moves_off_a_failed_route_spend_the_rotation_budget_not_retry_times() -> None:
