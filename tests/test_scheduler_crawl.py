@@ -74,10 +74,12 @@ def test_a_documented_limit_paces_the_first_burst_too() -> Any:
     with Emulator("soax", "ratelimit", limit=5, window=1.0) as emu:
         urls = [emu.target_url(f"/page/{i}") for i in range(8)]
         yield _crawl(settings, [(u, {"proxy": emu.proxy_url()}) for u in urls])
-        # The control: without the statement, a first burst of 8 meets a
-        # limit of 5 at once.
+        # The control: without the statement, the first burst meets the
+        # limit of 5. How many are refused (up to 3) is how many of the 8
+        # left before the first refusal was read and paused the account: on
+        # a loaded machine fewer (measured: 2, in CI), so only "some" is sure.
         unstated = _refused(emu)
-    assert unstated >= 3
+    assert unstated >= 1
     # On loopback the gateway's host names no provider (proxy.soax.com would).
     stated = {**settings, "PROXYERRORS_PROVIDER": "soax",
               "PROXYERRORS_PROVIDERS": {"soax": {"extends": "soax", "rate_limit_rps": 5}}}
@@ -96,7 +98,8 @@ def _paced_from_the_start(crawler: Any, outcome: Outcome, urls: list[str], refus
     [rate] = [v for k, v in stats.items() if k.startswith("proxyerrors/pacing/")]
     assert rate == 4.75
     # Paced, none is refused unless a request sent late meets one on time in
-    # the window (a loaded machine); unpaced, the first burst alone meets 3.
+    # the window (a loaded machine); unpaced, the first burst alone meets up
+    # to 3, and the pace (its rate, above) is what the statement sets.
     assert refused <= 2
     assert stats["finish_reason"] == "finished"
 
