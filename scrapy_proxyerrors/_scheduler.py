@@ -305,9 +305,9 @@ class Scheduler:
         # account -> when its first concurrency refusal came back; accounts
         # whose ceiling is a first burst's guess (see lower_concurrency)
         self._first_refusal: dict[str, float] = {}
+        self._guessed: dict[str, int] = {}
         # (proxy URL, replacement credentials, header too) -> the rewritten URL
         self._moved_urls: LRU[tuple[str, Credentials, bool], str] = LRU(_MOVED_URLS_MAX)
-        self._guessed: dict[str, int] = {}
         # Paced keys, each until its rate expires (pruned as more come: a
         # site's own limit paces ``<account>|<host>``, one key per site).
         self._paced: dict[str, float] = {}
