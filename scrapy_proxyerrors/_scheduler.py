@@ -78,6 +78,8 @@ RESERVED = "_proxyerrors_reserved"
 WARMING = "_proxyerrors_warming"
 #: The key a parked request was woken on (its turn for a freed place).
 WOKEN = "_proxyerrors_woken"
+#: The keys paced per window whose places this request took (see answered()).
+PLACED = "_proxyerrors_placed"
 
 #: Paced keys kept before the expired ones are looked for.
 _PACED_PRUNE_MIN = 1024
@@ -324,6 +326,13 @@ class Scheduler:
         self._gc_started = 0.0
         self._windows: dict[str, tuple[int, float]] = {}
         self._hints: dict[str, deque[float]] = {}
+        # A window's place frees earlier than its margin once its reply is
+        # back (the state's answered(), where it keeps windows): the requests
+        # parked for the key's places, in the order they were given them.
+        self._answer: Callable[[str, float, float], list[float] | None] | None = getattr(
+            state, "answered", None
+        )
+        self._placed: dict[str, deque[_Parked]] = {}
         self._limited: LRU[str, _Limited] = LRU()
         # What each account served in its last two seconds: an entry older
         # than that counts nothing, so a few thousand (the accounts that can
@@ -425,6 +434,10 @@ class Scheduler:
         self.stats.inc_value(S.stat_key("scheduler", "parked"))
         if wait_on is not None:
             self._waiting.setdefault(wait_on, deque()).append(entry)
+        elif self._windows:
+            key = request.meta.get(RESERVED)
+            if key is not None and key in self._windows:
+                self._placed.setdefault(key, deque()).append(entry)
         if due < self._timer_due and not math.isinf(due):
             try:
                 self._arm(due)
@@ -641,6 +654,7 @@ class Scheduler:
             count += 1
         self._parked.clear()
         self._waiting.clear()
+        self._placed.clear()
         self._n_parked = self._n_warming = 0
         if count:
             self.stats.inc_value(S.REQUEUED, count)
@@ -995,10 +1009,14 @@ class Scheduler:
                 request.meta[RESERVED] = key
                 return now + wait + _EPSILON
             return self._queue(request, key, now + wait)
-        if not reserved and key in self._windows:
-            # A send no release slot was handed out for: later slots come after it.
-            hints = self._hints[key]
-            hints.append(max(now, hints[-1]) if hints else now)
+        if key in self._windows:
+            meta = request.meta
+            placed = meta.get(PLACED)
+            meta[PLACED] = (*placed, key) if placed else (key,)
+            if not reserved:
+                # A send no release slot was handed out for: later slots come after it.
+                hints = self._hints[key]
+                hints.append(max(now, hints[-1]) if hints else now)
         return None
 
     def _behind(self, key: str, now: float) -> bool:
@@ -1041,11 +1059,17 @@ class Scheduler:
             request.meta[RESERVED] = account
         return due
 
-    def done(self, request: Request) -> str | None:
+    def done(self, request: Request, answered: bool | None = None) -> str | None:
         """*request* finished (a reply or an exception): free its place.
 
-        Returns its account (``None`` when it was not admitted here)."""
+        *answered*: whether a reply came back (``None``: not known yet, as in
+        ``request_left_downloader``; the middleware tells). Returns its account
+        (``None`` when it was not admitted here)."""
         meta = request.meta
+        if answered is not None and PLACED in meta:
+            keys = meta.pop(PLACED)
+            if answered:
+                self._free_places(keys, meta.get(SENT))
         if WARMING in meta:
             # The first request is back. Its route counts as alive unless the
             # failure that follows (process_exception, after this signal)
@@ -1072,6 +1096,61 @@ class Scheduler:
             limit = self._limits.get(account)
             self._wake(account, max(int(limit) - left, 1) if limit is not None else 1)
         return account
+
+    def _free_places(self, keys: tuple[str, ...], sent: float | None) -> None:
+        """A reply to a request sent at *sent* under the windows of *keys* is
+        back. The provider counted the request before it answered, so its
+        place frees one window from now, which is sooner than the margin
+        (a window and 5 %) whenever the round trip is shorter than the margin:
+        requests parked for the window's places move up to when they free.
+
+        Never later than the margin allows, and never sooner than the reply
+        proves: whatever the latency, no window at the provider holds more
+        than its limit (each send reuses the place of one already counted a
+        window before it arrives)."""
+        answer = self._answer
+        if answer is None or sent is None:
+            return
+        now = self.clock()
+        for key in keys:
+            shape = self._windows.get(key)
+            if shape is None:
+                continue
+            n, span = shape
+            places = answer(key, sent, now + span * RATE_MARGIN)
+            queue = self._placed.get(key)
+            if places is None or not queue:
+                continue
+            while queue and not queue[0].alive:
+                queue.popleft()
+            # Places never used are free now; the first n waiting take the
+            # places in the order they free, no sooner than a pause allows.
+            frees = [now] * (n - len(places)) + places
+            floor = max(now, self.state.paused_until(key))
+            j = 0
+            for i in range(len(queue)):
+                if j == n:
+                    break
+                entry = queue[i]
+                if not entry.alive:
+                    continue
+                when = max(frees[j], floor)
+                if when < entry.due - _EPSILON:
+                    queue[i] = entry = self._retime(entry, when)
+                floor = max(floor, entry.due)
+                j += 1
+            if not queue:
+                del self._placed[key]
+
+    def _retime(self, entry: _Parked, due: float) -> _Parked:
+        """Park *entry*'s request again, due earlier, at *due*."""
+        entry.alive = False
+        moved = _Parked(due, next(self._seq), entry.request, warming=entry.warming)
+        entry.request.meta[NOT_BEFORE] = due
+        heapq.heappush(self._parked, moved)
+        if due < self._timer_due:
+            self._arm(due)
+        return moved
 
     def _end_warming(self, keys: tuple[str, ...], *, answered: bool) -> None:
         """The first request of *keys* is back (*answered*), or was taken back
@@ -1309,6 +1388,7 @@ class Scheduler:
         """*key* is no longer paced per window: its window and release times go together."""
         if self._windows.pop(key, None) is not None:
             del self._hints[key]
+            self._placed.pop(key, None)
 
     def gc_phase(self, phase: str) -> None:
         """A garbage collection starts or stops (``gc.callbacks``)."""

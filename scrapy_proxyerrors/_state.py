@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -30,7 +30,9 @@ class RouteState(Protocol):
     Such a state may also have ``delay_sends(since, to)`` (see
     :meth:`MemoryState.delay_sends`), which the scheduler calls after a stall
     of the process (a full garbage collection) so that sends admitted just
-    before it count from its end.
+    before it count from its end, and ``answered(key, sent, free_at)`` (see
+    :meth:`MemoryState.answered`), which it calls when a reply is back so
+    that the reply's place in the window frees a window after it.
     """
 
     def pause(self, key: str, until: float) -> None:
@@ -103,16 +105,24 @@ def window_shape(rate: float, window: float) -> tuple[int, float]:
     return n // scale, window / scale
 
 
-def window_take(log: deque[float], span: float, now: float) -> float:
-    """One sliding-window step over *log* (the last sends, at most its
-    ``maxlen`` per *span*): ``0`` records a send at *now*, else the wait.
+def window_take(places: list[float], n: int, span: float, now: float) -> float:
+    """One step of a window pace (at most *n* sends in any *span* seconds):
+    ``0`` records a send at *now*, else the wait.
 
+    *places*: when each of the last *n* sends' place frees: a window and its
+    margin after the send (*span*), or earlier once the reply is back (see
+    :meth:`MemoryState.answered`). A send takes the place that frees first.
     Same tolerance as :func:`gcra_take`: the margin is in *span*."""
-    if len(log) == log.maxlen:
-        early = log[0] + span - now - _GCRA_TOLERANCE
-        if early > 1e-9:
-            return early
-    log.append(max(now, log[-1]) if log else now)
+    if len(places) < n:
+        places.append(now + span)
+        return 0.0
+    # By index, in one step: a garbage collection's delay_sends() may move a
+    # place (never earlier) at any allocation.
+    i = min(range(n), key=places.__getitem__)
+    early = places[i] - now - _GCRA_TOLERANCE
+    if early > 1e-9:
+        return early
+    places[i] = now + span
     return 0.0
 
 
@@ -177,21 +187,28 @@ class _Expiring:
 
 
 class _Pace:
-    """One key's pace: GCRA (even), or a log of the last sends (a window)."""
+    """One key's pace: GCRA (even), or the places of a window (see window_take)."""
 
-    __slots__ = ("log", "rate", "span", "tat", "until")
+    __slots__ = ("n", "places", "rate", "span", "tat", "until")
 
     def __init__(self, rate: float, until: float, window: float, old: _Pace | None) -> None:
         self.rate = rate
         self.until = until
-        n, self.span = window_shape(rate, window)
+        self.n, self.span = window_shape(rate, window)
         # A new pace keeps what the old one knows of the last sends.
         self.tat: float = old.tat if old else 0.0
-        self.log: deque[float] | None = None
-        if n > 1:
-            self.log = deque(old.log if old and old.log else (), maxlen=n)
-        if old is not None and old.log:
-            self.tat = max(self.tat, old.log[-1] + 1.0 / rate)
+        self.places: list[float] | None = None
+        if self.n > 1:
+            kept: list[float] = []
+            if old is not None and old.places:
+                # A longer window holds each send longer; a shorter one never
+                # frees a place sooner than the old window did.
+                longer = max(self.span - old.span, 0.0)
+                kept = [free + longer for free in sorted(old.places)[-self.n :]]
+            self.places = kept
+        if old is not None and old.places:
+            last_send = max(old.places) - old.span
+            self.tat = max(self.tat, last_send + 1.0 / rate)
 
 
 class MemoryState:
@@ -288,26 +305,49 @@ class MemoryState:
         entry = self._live(key, now)
         if entry is None:
             return 0.0
-        if entry.log is not None:
-            return window_take(entry.log, entry.span, now)
+        if entry.places is not None:
+            return window_take(entry.places, entry.n, entry.span, now)
         wait, entry.tat = gcra_take(entry.tat, now, 1.0 / entry.rate)
         return wait
 
     def delay_sends(self, since: float, to: float) -> None:
         """Sends logged since *since* may have left only at *to* (the process
         stalled after admitting them): under a window they count from *to*.
-        Sends are logged in order, so they are the newest ones.
 
         Called from ``gc.callbacks``, which may run in any thread: the table is
-        copied first (at once, under the GIL), the logs only move forward."""
+        copied first (at once, under the GIL), the places only move forward."""
         for entry in list(self._rates.values()):
-            log = entry.log
-            if not log or log[-1] < since:
+            places = entry.places
+            if not places:
                 continue
-            for i in range(len(log) - 1, -1, -1):
-                if log[i] < since:
-                    break
-                log[i] = max(log[i], to)
+            sent_since, moved = since + entry.span, to + entry.span
+            for i, free in enumerate(places):
+                if sent_since <= free < moved:
+                    places[i] = moved
+
+    def answered(self, key: str, sent: float, free_at: float) -> list[float] | None:
+        """The reply to *key*'s send at *sent* is back: the provider counted
+        that request by now, so its place frees at *free_at* (now and the
+        provider's window) when that is sooner than its margin.
+
+        Returns when each place of the window can be taken again, in order,
+        when one moved; else ``None`` (a pace set since, a place taken again,
+        or no gain)."""
+        entry = self._rates.get(key)
+        places = entry.places if entry is not None else None
+        if not places:
+            return None
+        assert entry is not None
+        try:
+            i = places.index(sent + entry.span)
+        except ValueError:
+            return None
+        # The tolerance take() allows is not for a bound that is exact.
+        free_at += _GCRA_TOLERANCE
+        if free_at >= places[i]:
+            return None
+        places[i] = free_at
+        return sorted(free - _GCRA_TOLERANCE for free in places)
 
     # the stop -------------------------------------------------------------
     def stop(self, reason: str, origin: str) -> None:

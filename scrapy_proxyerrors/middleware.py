@@ -289,7 +289,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         if spider is not None:
             self._given_spider = spider
         scheduler = self.scheduler
-        account = scheduler.done(request)
+        account = scheduler.done(request, answered=True)
         meta = request.meta
         if meta.get(META_DONT) or "cached" in response.flags:
             # A reply from Scrapy's HTTP cache is no live provider signal.
@@ -426,7 +426,7 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         # the download's own error.
         if spider is not None:
             self._given_spider = spider
-        self.scheduler.done(request)
+        self.scheduler.done(request, answered=False)
         try:
             return self._exception(request, exception)
         except ProviderErrorDropped:

@@ -960,6 +960,38 @@ def test_a_windows_allowance_beyond_the_concurrency_goes_at_once() -> None:
     assert dues == pytest.approx([start + 1 / 0.95] * 5)
 
 
+def test_replies_bring_the_next_windows_requests_forward() -> None:
+    """40 per second: the 41st to 45th wait a window and its margin. Replies
+    to the first five, 20 ms after they went, free their places a window
+    after the replies (the provider counted them before it answered); a
+    download error frees none early."""
+    profiles = {"soax": {"extends": "soax", "rate_limit_rps": 40}}
+    mw, clock = _mw({"PROXYERRORS_PROVIDERS": profiles, "CONCURRENT_REQUESTS": 16})
+    start = clock.now
+    sent = [Request(f"http://example.com/{i}", meta={"proxy": SOAX}) for i in range(40)]
+    assert [mw.process_request(r) for r in sent] == [None] * 40
+    parked = [mw.process_request(Request(f"http://example.com/w{i}", meta={"proxy": SOAX}))
+              for i in range(5)]
+    for request in parked:
+        assert isinstance(request, Request)
+        with pytest.raises(IgnoreRequest):  # Scrapy's scheduler hands it over: held
+            mw.scheduler._on_scheduled(request)
+    assert [r.meta[NOT_BEFORE] for r in parked] == pytest.approx([start + 1 / 0.95] * 5)  # type: ignore[union-attr]
+    clock.now = start + 0.02
+    mw.process_exception(sent[0], TCPTimedOutError())
+    for request in sent[1:5]:
+        reply = Response(request.url, status=200, request=request)
+        assert mw.process_response(request, reply) is reply
+    dues = [r.meta[NOT_BEFORE] for r in parked]  # type: ignore[union-attr]
+    assert dues == pytest.approx([start + 1.02] * 4 + [start + 1 / 0.95])
+    clock.now = start + 1.02
+    for request in parked[:4]:
+        del request.meta[NOT_BEFORE]  # type: ignore[union-attr]  # the engine's release
+        assert mw.process_request(request) is None  # type: ignore[arg-type]
+    if mw.scheduler._timer is not None:
+        mw.scheduler._timer.cancel()
+
+
 def test_a_limit_stated_on_every_reply_is_read_before_a_burst() -> None:
     """A provider that states its limit on every reply (wxapros'
     ``X-RateLimit-*``): the account's first request goes alone, and the

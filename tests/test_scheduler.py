@@ -131,6 +131,79 @@ def test_a_window_pace_lets_a_windows_worth_go_at_once_and_never_more() -> None:
     assert state.take("slow", 50.0) == pytest.approx(1.995)
 
 
+def test_a_reply_frees_its_window_place_a_window_after_it() -> None:
+    """The provider counted a request before it answered, so the request's
+    place in the window frees one window after the reply, when that is
+    sooner than a window and the margin after the send."""
+    state = MemoryState(clock=Clock(0.0))
+    span = 1 / 0.95
+    state.set_rate("acct", 9.5, until=1_000.0, window=span)  # 10 per 1.053 s
+    assert [state.take("acct", 10.0) for _ in range(10)] == [0.0] * 10
+    assert state.take("acct", 10.0) == pytest.approx(span - 0.005)
+    # The reply came 10 ms after the send: its place frees at 11.01.
+    places = state.answered("acct", 10.0, 10.01 + 1.0)
+    assert places == pytest.approx([11.01] + [10.0 + span - 0.005] * 9)
+    assert state.take("acct", 11.009) == pytest.approx(0.001)
+    assert state.take("acct", 11.01) == 0.0
+    assert state.take("acct", 11.01) > 0  # one reply, one place
+    # A reply later than the margin moves nothing; nor does a send the
+    # window does not hold (a place taken again, or never taken).
+    assert state.answered("acct", 10.0, 10.06 + 1.0) is None
+    assert state.answered("acct", 10.5, 10.51 + 1.0) is None
+    assert state.answered("unpaced", 10.0, 11.0) is None
+
+
+def test_a_new_window_keeps_the_sends_of_the_old_one() -> None:
+    """A pace set again (a limit stated after one learnt) keeps the last
+    sends: a longer window holds them longer, a shorter one never frees
+    them sooner than the old window did."""
+    state = MemoryState(clock=Clock(0.0))
+    state.set_rate("acct", 9.5, until=1_000.0, window=1 / 0.95)  # 10 per 1.053 s
+    for _ in range(10):
+        state.take("acct", 10.0)
+    state.answered("acct", 10.0, 10.01 + 1.0)
+    state.set_rate("acct", 9.5 / 60, until=1_000.0, window=60 / 0.95)  # 10 per 63 s
+    assert state.take("acct", 12.0) == pytest.approx(10.0 + 60 / 0.95 - 12.0 - 0.005, abs=0.1)
+    state.set_rate("short", 9.5 / 60, until=1_000.0, window=60 / 0.95)
+    for _ in range(10):
+        state.take("short", 10.0)
+    state.set_rate("short", 9.5, until=1_000.0, window=1 / 0.95)
+    assert state.take("short", 12.0) == pytest.approx(10.0 + 60 / 0.95 - 12.0 - 0.005)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_places_freed_by_replies_never_put_more_than_the_limit_in_a_window(seed: int) -> None:
+    """A provider counting 10 per sliding second at arrival, requests
+    arriving 0-30 ms after they are sent and answered 0-30 ms after that:
+    with each place freed a window after its reply, no second at the provider
+    holds more than 10, and more go than with the margin alone."""
+    sends: dict[bool, int] = {}
+    for replies in (False, True):
+        rng = random.Random(seed)
+        state = MemoryState(clock=Clock(0.0))
+        state.set_rate("acct", 9.5, until=1_000.0, window=1 / 0.95)
+        pending: list[tuple[float, float]] = []  # (reply time, send time)
+        arrived: list[float] = []
+        for ms in range(10_000, 70_000):
+            now = ms / 1000
+            if replies:
+                for back, sent in [p for p in pending if p[0] <= now]:
+                    pending.remove((back, sent))
+                    state.answered("acct", sent, back + 1.0)
+            while state.take("acct", now) == 0.0:
+                arrival = now + rng.choice([0.0, rng.uniform(0.0, 0.03)])
+                arrived.append(arrival)
+                pending.append((arrival + rng.choice([0.0, rng.uniform(0.0, 0.03)]), now))
+        arrived.sort()
+        # (A float's rounding off a second apart is a second apart.)
+        fullest = max(sum(1 for u in arrived if a <= u < a + 1.0 - 1e-9) for a in arrived)
+        assert fullest <= 10
+        sends[replies] = len(arrived)
+    # 58 windows of 10 in 60 s with the margin alone; about 59 with replies.
+    assert sends[False] == 580
+    assert sends[True] > sends[False]
+
+
 def test_lru_keeps_the_most_recently_used() -> None:
     cache: LRU[str, int] = LRU(3)
     for key in "abc":
@@ -247,6 +320,57 @@ def test_pauses_with_nothing_to_recall_take_no_release_slot_of_a_window_pace() -
     retry = Request("http://example.com/1")
     due, _ = scheduler.admit(retry, "route", "acct", None, clock.now + 0.5)
     assert due == pytest.approx(until + 15 / 1000)
+
+
+def test_requests_parked_for_a_windows_places_move_up_as_replies_free_them() -> None:
+    """Ten requests wait for the places of ten sent at once (a window and
+    the margin after them). Replies 20 ms after the sends free the places a
+    window after the replies: the waiting ones move up to that, in order,
+    never before a pause on the key ends; a failed request frees nothing."""
+    clock = Clock(10.0)
+    scheduler = _scheduler(clock)
+    scheduler.pace_stated("acct", 9.5, clock.now, window=1.0)  # 10 per 1.053 s
+    sent = [Request(f"http://example.com/{i}") for i in range(10)]
+    for request in sent:
+        assert scheduler.admit(request, "route", "acct", None, clock.now) == (0.0, None)
+    parked = []
+    for i in range(12):
+        request = Request(f"http://example.com/w{i}")
+        due, wait_on = scheduler.admit(request, "route", "acct", None, clock.now)
+        parked.append(scheduler.park(request, due, wait_on))
+        with pytest.raises(IgnoreRequest):
+            scheduler._on_scheduled(parked[-1])
+    margin = 10.0 + 1 / 0.95
+    assert [p.meta[NOT_BEFORE] for p in parked[:10]] == pytest.approx([margin] * 10, abs=0.006)
+
+    def dues() -> list[float]:
+        return [e.due for e in sorted(scheduler._parked) if e.alive]
+
+    clock.now = 10.02
+    scheduler.done(sent[0], answered=False)  # a download error proves nothing
+    assert dues()[0] == pytest.approx(margin, abs=0.006)
+    scheduler.pause("acct", 11.0)
+    for request in sent[1:4]:
+        scheduler.done(request, answered=True)
+    assert dues()[:3] == pytest.approx([11.02] * 3)  # a window after the replies
+    assert dues()[3] == pytest.approx(margin, abs=0.006)
+    clock.now = 10.03
+    scheduler.pause("acct", 11.04)
+    for request in sent[4:]:
+        scheduler.done(request, answered=True)
+    # Not before the pause ends; the place of the failed send is the margin's.
+    assert dues()[:9] == pytest.approx([11.02] * 3 + [11.04] * 6)
+    assert dues()[9] == pytest.approx(margin, abs=0.006)
+    assert scheduler.parked == 12  # moved, not doubled
+    assert all(e.request.meta[NOT_BEFORE] == e.due for e in scheduler._parked if e.alive)
+    # Released when due (the first three wait out the pause that came after
+    # they moved), each takes a place.
+    for entry in [e for e in sorted(scheduler._parked) if e.alive][:9]:
+        clock.now = max(entry.due, 11.04)
+        entry.request.meta.pop(NOT_BEFORE)
+        assert scheduler.admit(entry.request, "route", "acct", None, clock.now) == (0.0, None)
+    if scheduler._timer is not None:
+        scheduler._timer.cancel()
 
 
 def test_paced_keys_whose_rate_expired_are_forgotten() -> None:
