@@ -65,6 +65,7 @@ from ._routes import url_credentials
 from ._scheduler import (
     ACCOUNT,
     ASSIGNED,
+    META_ROUTE,
     NOT_BEFORE,
     SENT,
     SENT_WITH,
@@ -91,7 +92,7 @@ logger = logging.getLogger(__name__)
 # Public meta keys (documented in the README reference table).
 META_PROVIDER = "proxyerrors_provider"
 META_DONT = "dont_proxyerrors"
-META_ROUTE = "proxyerrors_route"
+# META_ROUTE ("proxyerrors_route") is the scheduler's: it sets it.
 META_ERROR = "proxyerrors_error"
 # Private meta keys: the throttle and rotation budgets a request has spent.
 _THROTTLED = "_proxyerrors_throttled"

@@ -25,6 +25,7 @@ from ._classifier import describe
 from ._config import load_profiles
 from ._redact import redact_text, request_secrets
 from ._routes import basic_credentials
+from ._scheduler import META_ROUTE
 from ._timeline import Table, Timeline, render_html
 from .profiles import BUILTIN_PROFILES
 
@@ -519,14 +520,14 @@ class ProxyErrorsReport:
         now = time.time()
         proxy = request.meta.get("proxy")
         self.recorder.learn_secrets(proxy, request)
-        self.recorder.record_request(request.meta.get("proxyerrors_route"), now)
+        self.recorder.record_request(request.meta.get(META_ROUTE), now)
         self._poll(now)
 
     def _downloaded(self, response: Response, request: Request, spider: Spider) -> None:
         assert self.recorder is not None
         now = time.time()
         self.recorder._in_flight.add(id(request))
-        self.recorder.record_reply(request.meta.get("proxyerrors_route"), response.status, now)
+        self.recorder.record_reply(request.meta.get(META_ROUTE), response.status, now)
         self._poll(now)
 
     def _left(self, request: Request, spider: Spider) -> None:
@@ -534,7 +535,7 @@ class ProxyErrorsReport:
         if id(request) in self.recorder._in_flight:
             self.recorder._in_flight.discard(id(request))
             return
-        self.recorder.record_failure(request.meta.get("proxyerrors_route"), time.time())
+        self.recorder.record_failure(request.meta.get(META_ROUTE), time.time())
 
     # -- close -------------------------------------------------------------
 
