@@ -234,6 +234,10 @@ STATS: tuple[StatsKey, ...] = (
        "429s received: some providers block clients that keep provoking them."),
     _K("proxyerrors/pacing/<account>/rate", "The learned pacing rate of an account, "
                                             "requests per second.", "value"),
+    _K("proxyerrors/pacing/sites",
+       "Sites paced by their own limit (`<account>|<host>`; counted, not given a rate "
+       "stat each: a broad crawl has one per site). A site paced again after its "
+       "rate expired counts again."),
     _K("proxyerrors/concurrency/<account>/limit",
        "The adaptive concurrency limit of an account (lowered by concurrency errors).",
        "value"),

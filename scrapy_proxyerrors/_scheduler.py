@@ -1360,6 +1360,11 @@ class Scheduler:
         provider counts over (``0``: unknown), which the margin widens."""
         span = window / RATE_MARGIN if window > 0 else 0.0
         self.state.set_rate(key, rate, now + self.config.rate_ttl, span)
+        # A site's own limit (``<account>|<host>``): one key per site in a
+        # broad crawl, so such keys are counted, not each given a stat.
+        site = "|" in key
+        if site and key not in self._paced:
+            self.stats.inc_value(S.stat_key("pacing", "sites"))
         self._add_paced(key, now)
         n, part = window_shape(rate, span) if self._windowed else (1, 0.0)
         if n > 1:
@@ -1372,7 +1377,8 @@ class Scheduler:
                         gc.callbacks.append(_on_gc)
         else:
             self._drop_window(key)
-        self.stats.set_value(S.stat_key("pacing", key, "rate"), round(rate, 3))
+        if not site:
+            self.stats.set_value(S.stat_key("pacing", key, "rate"), round(rate, 3))
 
     def _add_paced(self, key: str, now: float) -> None:
         self._paced[key] = now + self.config.rate_ttl

@@ -157,8 +157,10 @@ def test_zyte_api_over_domain_limit_holds_back_that_site_only() -> Any:
     assert all(key.endswith("|slow.test") for key in RecordingState.paced), \
         RecordingState.paced
     assert stats["proxyerrors/route/pauses"] == len(RecordingState.paused)
+    # A site's pace is counted, not given a rate stat of its own.
     assert not [k for k in stats if k.startswith("proxyerrors/pacing/")
-                and not k.endswith("|slow.test/rate")]
+                and k != "proxyerrors/pacing/sites"]
+    assert stats.get("proxyerrors/pacing/sites", 0) == (1 if RecordingState.paced else 0)
     assert stats.get("proxyerrors/retry/count") is None  # the throttle budget
 
 

@@ -382,6 +382,11 @@ def test_paced_keys_whose_rate_expired_are_forgotten() -> None:
     for i in range(3_000):
         scheduler.pace_stated(f"acct|site-{i}", 9.5, clock.now, window=1.0)
     assert len(scheduler._paced) == 3_000  # all live: nothing dropped
+    # Counted, not given a rate stat each; an account's rate has its stat.
+    scheduler.pace_stated("acct", 4.75, clock.now)
+    stats = scheduler.stats.get_stats()
+    assert stats["proxyerrors/pacing/sites"] == 3_000
+    assert [k for k in stats if k.endswith("/rate")] == ["proxyerrors/pacing/acct/rate"]
     clock.now += scheduler.config.rate_ttl + 1
     for i in range(3_000):
         scheduler.pace_stated(f"acct|later-{i}", 9.5, clock.now, window=1.0)
