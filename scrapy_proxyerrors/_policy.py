@@ -157,6 +157,12 @@ class Attempt:
     throttled_since: float | None = None
     #: Moves off a failed route spent on the rotation budget.
     rotated: int = 0
+    #: This request's own budgets (meta ``proxyerrors_throttle_max_time``,
+    #: ``proxyerrors_throttle_max_count``, ``proxyerrors_rotate_times``);
+    #: ``None``: the setting's.
+    throttle_max_time: float | None = None
+    throttle_max_count: int | None = None
+    rotate_times: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,17 +197,20 @@ class Plan:
 
 
 def _throttle_give_up(wait: float, attempt: Attempt, now: float, cfg: PolicyConfig) -> str | None:
-    if attempt.throttled >= cfg.throttle_max_count:
-        return (
-            f"throttled {attempt.throttled} times "
-            f"(PROXYERRORS_THROTTLE_MAX_COUNT={cfg.throttle_max_count})"
-        )
+    """Why the request is given up instead of waiting *wait* more, if it is:
+    the give-up names the budget it ran out of (the request's own, or the
+    setting's)."""
+    count, count_from = cfg.throttle_max_count, "PROXYERRORS_THROTTLE_MAX_COUNT"
+    if attempt.throttle_max_count is not None:
+        count, count_from = attempt.throttle_max_count, "meta proxyerrors_throttle_max_count"
+    if attempt.throttled >= count:
+        return f"throttled {attempt.throttled} times ({count_from}={count})"
+    limit, limit_from = cfg.throttle_max_time, "PROXYERRORS_THROTTLE_MAX_TIME"
+    if attempt.throttle_max_time is not None:
+        limit, limit_from = attempt.throttle_max_time, "meta proxyerrors_throttle_max_time"
     since = now if attempt.throttled_since is None else attempt.throttled_since
-    if now + wait - since > cfg.throttle_max_time:
-        return (
-            f"throttled for {now + wait - since:.0f} s "
-            f"(PROXYERRORS_THROTTLE_MAX_TIME={cfg.throttle_max_time:.0f} s)"
-        )
+    if now + wait - since > limit:
+        return f"throttled for {now + wait - since:.0f} s ({limit_from}={limit:.0f} s)"
     return None
 
 
@@ -300,7 +309,8 @@ def plan(
     elif (
         action is Action.ROTATE
         and error.scope is Scope.ROUTE
-        and attempt.rotated < cfg.rotate_times
+        and attempt.rotated
+        < (cfg.rotate_times if attempt.rotate_times is None else attempt.rotate_times)
     ):
         # The provider says the route failed, not the request: moving to
         # another route is no retry of the page (the scheduler falls back to

@@ -94,6 +94,12 @@ META_PROVIDER = "proxyerrors_provider"
 META_DONT = "dont_proxyerrors"
 # META_ROUTE ("proxyerrors_route") is the scheduler's: it sets it.
 META_ERROR = "proxyerrors_error"
+#: A request's own budgets, beating PROXYERRORS_THROTTLE_MAX_TIME,
+#: PROXYERRORS_THROTTLE_MAX_COUNT and PROXYERRORS_ROTATE_TIMES (as
+#: ``max_retry_times`` beats RETRY_TIMES).
+META_THROTTLE_MAX_TIME = "proxyerrors_throttle_max_time"
+META_THROTTLE_MAX_COUNT = "proxyerrors_throttle_max_count"
+META_ROTATE_TIMES = "proxyerrors_rotate_times"
 # Private meta keys: the throttle and rotation budgets a request has spent.
 _THROTTLED = "_proxyerrors_throttled"
 _ROTATED = "_proxyerrors_rotated"
@@ -615,15 +621,44 @@ class ProxyErrorsMiddleware(RetryMiddleware):
 
     # ------------------------------------------------------------------- actions
 
-    @staticmethod
-    def _attempt(request: Request) -> Attempt:
+    def _attempt(self, request: Request) -> Attempt:
         meta = request.meta
         return Attempt(
             retries=meta.get("retry_times", 0),
             throttled=meta.get(_THROTTLED, 0),
             throttled_since=meta.get(_THROTTLED_SINCE),
             rotated=meta.get(_ROTATED, 0),
+            throttle_max_time=self._own_budget(request, META_THROTTLE_MAX_TIME, seconds=True),
+            throttle_max_count=self._own_budget(request, META_THROTTLE_MAX_COUNT),
+            rotate_times=self._own_budget(request, META_ROTATE_TIMES),
         )
+
+    def _own_budget(self, request: Request, key: str, *, seconds: bool = False) -> Any:
+        """The request's own budget in meta *key*: a count (an ``int``, at
+        least 0) or, with *seconds*, a number of seconds (more than 0, ``inf``
+        for none). ``None`` when unset; a value that is neither is logged and
+        ignored (the setting's budget applies): a request is never lost to
+        its meta."""
+        value = request.meta.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            if seconds and isinstance(value, int | float) and value > 0:
+                return float(value)
+            if not seconds and isinstance(value, int) and value >= 0:
+                return value
+        logger.warning(
+            "Ignoring meta %(key)s=%(value)r of %(request)s: expected %(expected)s; "
+            "the setting's budget applies",
+            {
+                "key": key,
+                "value": value,
+                "request": request,
+                "expected": "seconds, a number above 0" if seconds else "a count, an int >= 0",
+            },
+            extra={"spider": self._spider()},
+        )
+        return None
 
     def _act(self, request: Request, error: ProviderError) -> Request | None:
         """Apply the plan for *error*; ``None`` hands the reply on."""

@@ -199,6 +199,29 @@ def test_throttle_budget_gives_up_by_count_and_says_why(
     assert "PROXYERRORS_THROTTLE_MAX_COUNT" in caplog.text
 
 
+@pytest.mark.parametrize(("own", "gives_up"), [(2, True), (10, False), ("lots", False),
+                                              (-1, False), (True, False)])
+def test_a_requests_own_throttle_budget_beats_the_setting(
+    own: object, gives_up: bool, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``meta["proxyerrors_throttle_max_count"]`` beats the setting (4), as
+    ``max_retry_times`` beats ``RETRY_TIMES``; a value that is no count is
+    logged and ignored, and the setting applies (3 waits spent: not yet)."""
+    mw, _ = _mw({"PROXYERRORS_THROTTLE_MAX_COUNT": 4})
+    _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
+    request = Request("http://example.com/", meta={
+        "proxy": SOAX, "_proxyerrors_throttled": 3, "proxyerrors_throttle_max_count": own})
+    mw.process_request(request)
+    response = _soax(429, "RATE_LIMIT_EXCEEDED", request)
+    result = mw.process_response(request, response)
+    assert (result is response) is gives_up
+    assert _stat(mw, "proxyerrors/throttle/gave_up") == (1 if gives_up else None)
+    if gives_up:
+        assert "meta proxyerrors_throttle_max_count=2" in caplog.text
+    valid = not isinstance(own, bool) and isinstance(own, int) and own >= 0
+    assert ("Ignoring meta proxyerrors_throttle_max_count" in caplog.text) is not valid
+
+
 def test_throttle_budget_gives_up_by_time() -> None:
     mw, clock = _mw({"PROXYERRORS_THROTTLE_MAX_TIME": 60})
     _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})

@@ -270,6 +270,25 @@ def test_plan_throttle_budget_gives_up_by_count_and_by_time() -> None:
     assert _plan(error, Attempt(throttled=1, throttled_since=_NOW - 500)).give_up is None
 
 
+def test_plan_a_requests_own_budgets_beat_the_settings() -> None:
+    """``proxyerrors_throttle_max_count`` / ``_max_time`` / ``proxyerrors_rotate_times``
+    in meta (carried by the Attempt) beat the settings, both ways, and the
+    give-up names the meta key."""
+    error = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED", "Retry-After": "7"})
+    p = _plan(error, Attempt(throttled=2, throttle_max_count=2))
+    assert p.give_up == "throttled 2 times (meta proxyerrors_throttle_max_count=2)"
+    assert _plan(error, Attempt(throttled=10, throttle_max_count=50)).give_up is None
+    p = _plan(error, Attempt(throttled=1, throttled_since=_NOW - 5, throttle_max_time=10.0))
+    assert p.give_up == "throttled for 12 s (meta proxyerrors_throttle_max_time=10 s)"
+    since = _NOW - 5_000
+    assert _plan(error, Attempt(throttled=1, throttled_since=since,
+                                throttle_max_time=math.inf)).give_up is None
+    node = classify(502, {"X-SOAX-Error": "NODE_UNAVAILABLE"})
+    assert _plan(node, Attempt(rotated=1, rotate_times=1)).budget is Budget.RETRY
+    assert _plan(node, Attempt(rotated=7, rotate_times=8)).budget is Budget.ROTATE
+    assert _plan(node, Attempt(rotate_times=0)).budget is Budget.RETRY
+
+
 def test_plan_longer_than_max_wait_escalates() -> None:
     error = classify(429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED", "Retry-After": "3600"},
                      provider="soax")
