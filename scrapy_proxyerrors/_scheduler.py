@@ -78,7 +78,7 @@ RESERVED = "_proxyerrors_reserved"
 WARMING = "_proxyerrors_warming"
 #: The key a parked request was woken on (its turn for a freed place).
 WOKEN = "_proxyerrors_woken"
-#: The keys paced per window whose places this request took (see answered()).
+#: The keys paced per window whose places this request took (see _free_places()).
 PLACED = "_proxyerrors_placed"
 
 #: Paced keys kept before the expired ones are looked for.
@@ -1149,7 +1149,13 @@ class Scheduler:
         entry.request.meta[NOT_BEFORE] = due
         heapq.heappush(self._parked, moved)
         if due < self._timer_due:
-            self._arm(due)
+            try:
+                self._arm(due)
+            except Exception:
+                # Called from process_response, which must not fail for it:
+                # the release timer already armed (or the idle check) still
+                # releases it, later.
+                logger.exception("Could not arm the release timer")
         return moved
 
     def _end_warming(self, keys: tuple[str, ...], *, answered: bool) -> None:
