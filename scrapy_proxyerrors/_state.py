@@ -334,10 +334,9 @@ class MemoryState:
         when one moved; else ``None`` (a pace set since, a place taken again,
         or no gain)."""
         entry = self._rates.get(key)
-        places = entry.places if entry is not None else None
-        if not places:
+        if entry is None or not entry.places:
             return None
-        assert entry is not None
+        places = entry.places
         try:
             i = places.index(sent + entry.span)
         except ValueError:
