@@ -20,6 +20,7 @@ Three download handlers report a refused CONNECT three ways:
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,16 +33,6 @@ from .exceptions import ProxyTunnelError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-try:
-    from aiohttp import ClientHttpProxyError as _AiohttpProxyError
-except ImportError:  # pragma: no cover - aiohttp is optional
-    _AiohttpProxyError = None  # type: ignore[assignment,misc]
-
-try:
-    from httpx import ProxyError as _HttpxProxyError
-except ImportError:  # pragma: no cover - httpx is optional
-    _HttpxProxyError = None  # type: ignore[assignment,misc]
 
 Source = Literal["handler", "message", "aiohttp", "httpx"]
 
@@ -215,11 +206,24 @@ def connect_reply(exc: BaseException) -> ConnectReply | None:
                 return None
         if isinstance(current, TunnelError):
             return _from_tunnel_message(current)
-        if _AiohttpProxyError is not None and isinstance(current, _AiohttpProxyError):
+        if _is_instance(current, "aiohttp", "ClientHttpProxyError"):
             return _from_aiohttp(current)
-        if _HttpxProxyError is not None and isinstance(current, _HttpxProxyError):
+        if _is_instance(current, "httpx", "ProxyError"):
             return _from_httpx(current)
     return None
+
+
+def _is_instance(exc: BaseException, module: str, name: str) -> bool:
+    """Whether *exc* is *module*'s exception class *name*.
+
+    Looked up where the handler that raises it already imported it: an
+    optional client library is never imported for this (httpx alone brings
+    click and pygments, thousands of objects every full garbage collection
+    then walks), and an exception of a library nobody imported cannot occur.
+    """
+    loaded = sys.modules.get(module)
+    cls = getattr(loaded, name, None) if loaded is not None else None
+    return isinstance(cls, type) and isinstance(exc, cls)
 
 
 def _secrets(exc: BaseException) -> list[str]:
