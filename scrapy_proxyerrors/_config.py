@@ -8,7 +8,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from scrapy.exceptions import NotConfigured
@@ -20,11 +20,13 @@ from ._vocabulary import Action
 from .profiles import BUILTIN_PROFILES
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from scrapy.settings import BaseSettings
 
     from ._profile import Profile
+
+T = TypeVar("T")
 
 #: Defaults of every setting: declared, with their docs, in _reference.SETTINGS.
 DEFAULTS: dict[str, Any] = _reference.DEFAULTS
@@ -40,17 +42,73 @@ def _get(settings: BaseSettings, name: str) -> Any:
     return settings.get(name, DEFAULTS[name])
 
 
-def _seconds(settings: BaseSettings, name: str, *, allow_inf: bool = False) -> float:
-    raw = _get(settings, name)
+def parse_seconds(raw: object, *, allow_inf: bool = False) -> float:
+    """*raw* as a number of seconds >= 0 (``inf`` too with *allow_inf*).
+
+    The one rule for a budget in seconds, whether a setting or a request's
+    meta gives it. Raises :class:`ValueError` saying what was expected.
+    """
+    if isinstance(raw, bool):
+        raise ValueError("expected a number of seconds")
     try:
-        value = float(raw)
+        value = float(raw)  # type: ignore[arg-type]
     except OverflowError:  # an integer too large for a float
         value = math.inf
     except (TypeError, ValueError):
-        raise _bad(name, raw, "expected a number of seconds") from None
+        raise ValueError("expected a number of seconds") from None
     if math.isnan(value) or value < 0 or (math.isinf(value) and not allow_inf):
-        raise _bad(name, raw, "expected a finite number of seconds >= 0")
+        raise ValueError(
+            "expected a number of seconds >= 0" if allow_inf
+            else "expected a finite number of seconds >= 0"
+        )
     return value
+
+
+def parse_count(raw: object, minimum: int = 1) -> int:
+    """*raw* as an integer >= *minimum* (``"3"`` and ``3.0`` are 3).
+
+    The one rule for a budget that counts, whether a setting or a request's
+    meta gives it. Raises :class:`ValueError` saying what was expected.
+    """
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw.strip())
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
+        raise ValueError(f"expected an integer >= {minimum}")
+    return raw
+
+
+def throttle_max_time(raw: object) -> float:
+    """The rule of ``PROXYERRORS_THROTTLE_MAX_TIME`` and of its meta key."""
+    return parse_seconds(raw, allow_inf=True)
+
+
+def throttle_max_count(raw: object) -> int:
+    """The rule of ``PROXYERRORS_THROTTLE_MAX_COUNT`` and of its meta key."""
+    return parse_count(raw, minimum=1)
+
+
+def rotate_times(raw: object) -> int:
+    """The rule of ``PROXYERRORS_ROTATE_TIMES`` and of its meta key."""
+    return parse_count(raw, minimum=0)
+
+
+def _checked(settings: BaseSettings, name: str, rule: Callable[[object], T]) -> T:
+    """Setting *name* by *rule*; a value it refuses fails the crawl, named."""
+    raw = _get(settings, name)
+    try:
+        return rule(raw)
+    except ValueError as exc:
+        raise _bad(name, raw, str(exc)) from None
+
+
+def _seconds(settings: BaseSettings, name: str, *, allow_inf: bool = False) -> float:
+    raw = _get(settings, name)
+    try:
+        return parse_seconds(raw, allow_inf=allow_inf)
+    except ValueError as exc:
+        raise _bad(name, raw, str(exc)) from None
 
 
 def _bool(settings: BaseSettings, name: str) -> bool:
@@ -82,13 +140,10 @@ def _list(settings: BaseSettings, name: str) -> list[Any]:
 def _count(settings: BaseSettings, name: str, minimum: int = 1) -> int:
     """A count of ours (``PROXYERRORS_THROTTLE_MAX_COUNT``...): an integer >= *minimum*."""
     raw = _get(settings, name)
-    if isinstance(raw, str) and raw.strip().isdigit():
-        raw = int(raw.strip())
-    if isinstance(raw, float) and raw.is_integer():
-        raw = int(raw)
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
-        raise _bad(name, raw, f"expected an integer >= {minimum}")
-    return raw
+    try:
+        return parse_count(raw, minimum)
+    except ValueError as exc:
+        raise _bad(name, raw, str(exc)) from None
 
 
 def _log_level(settings: BaseSettings, name: str) -> Any:
@@ -380,7 +435,7 @@ class Config:
             actions=_actions(settings, profiles),
             max_retries=max_retries,
             # RETRY_ENABLED=False: no retry of any kind.
-            rotate_times=_count(settings, "PROXYERRORS_ROTATE_TIMES", minimum=0)
+            rotate_times=_checked(settings, "PROXYERRORS_ROTATE_TIMES", rotate_times)
             if _bool(settings, "RETRY_ENABLED")
             else 0,
             backoff_base=base,
@@ -388,8 +443,12 @@ class Config:
             max_wait=_seconds(settings, "PROXYERRORS_MAX_WAIT", allow_inf=True),
             route_cooldown=_seconds(settings, "PROXYERRORS_ROUTE_COOLDOWN"),
             slot_per_route=_bool(settings, "PROXYERRORS_SLOT_PER_ROUTE"),
-            throttle_max_time=_seconds(settings, "PROXYERRORS_THROTTLE_MAX_TIME", allow_inf=True),
-            throttle_max_count=_count(settings, "PROXYERRORS_THROTTLE_MAX_COUNT"),
+            throttle_max_time=_checked(
+                settings, "PROXYERRORS_THROTTLE_MAX_TIME", throttle_max_time
+            ),
+            throttle_max_count=_checked(
+                settings, "PROXYERRORS_THROTTLE_MAX_COUNT", throttle_max_count
+            ),
             breaker_threshold=_count(settings, "PROXYERRORS_BREAKER_THRESHOLD"),
             breaker_recovery=_seconds(settings, "PROXYERRORS_BREAKER_RECOVERY"),
             state_cls=state_cls,

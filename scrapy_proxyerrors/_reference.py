@@ -291,14 +291,16 @@ META: tuple[MetaKey, ...] = (
                                  "behaviour."),
     _M("proxyerrors_throttle_max_time", "in",
        "This request's throttle budget in seconds (beats `PROXYERRORS_THROTTLE_MAX_TIME`, "
-       "as `max_retry_times` beats `RETRY_TIMES`); a value that is not a number above 0 "
-       "is logged and ignored."),
+       "as `max_retry_times` beats `RETRY_TIMES`), by the setting's rule (a number >= 0, "
+       "`inf` for none); a value the setting would refuse is logged and ignored."),
     _M("proxyerrors_throttle_max_count", "in",
-       "This request's most throttle waits (beats `PROXYERRORS_THROTTLE_MAX_COUNT`); a "
-       "value that is not an int >= 0 is logged and ignored."),
+       "This request's most throttle waits (beats `PROXYERRORS_THROTTLE_MAX_COUNT`), by "
+       "the setting's rule (an integer >= 1); a value the setting would refuse is logged "
+       "and ignored."),
     _M("proxyerrors_rotate_times", "in",
-       "This request's most moves off failed routes (beats `PROXYERRORS_ROTATE_TIMES`); "
-       "a value that is not an int >= 0 is logged and ignored."),
+       "This request's most moves off failed routes (beats `PROXYERRORS_ROTATE_TIMES`), "
+       "by the setting's rule (an integer >= 0); a value the setting would refuse is "
+       "logged and ignored."),
     _M("proxyerrors_route", "out", "The route the request used: `host:port`, or "
                                    "`host:port~session` for a sticky session. Never a "
                                    "credential."),

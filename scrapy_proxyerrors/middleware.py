@@ -39,7 +39,7 @@ from twisted.web.client import ResponseFailed
 
 from . import _stats as S
 from ._classifier import ProviderError, classify, rate_limit_wait
-from ._config import Config
+from ._config import Config, rotate_times, throttle_max_count, throttle_max_time
 from ._identity import Identity
 from ._parse import header_text
 from ._policy import (
@@ -78,7 +78,7 @@ from ._vocabulary import Action, Category, Transport
 from .exceptions import BadSettingError, ProviderErrorDropped, ProxyTunnelError
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine, Iterable
+    from collections.abc import Callable, Coroutine, Iterable
 
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
@@ -628,37 +628,33 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             throttled=meta.get(_THROTTLED, 0),
             throttled_since=meta.get(_THROTTLED_SINCE),
             rotated=meta.get(_ROTATED, 0),
-            throttle_max_time=self._own_budget(request, META_THROTTLE_MAX_TIME, seconds=True),
-            throttle_max_count=self._own_budget(request, META_THROTTLE_MAX_COUNT),
-            rotate_times=self._own_budget(request, META_ROTATE_TIMES),
+            # By the rules of the settings these beat.
+            throttle_max_time=self._own_budget(request, META_THROTTLE_MAX_TIME, throttle_max_time),
+            throttle_max_count=self._own_budget(
+                request, META_THROTTLE_MAX_COUNT, throttle_max_count
+            ),
+            rotate_times=self._own_budget(request, META_ROTATE_TIMES, rotate_times),
         )
 
-    def _own_budget(self, request: Request, key: str, *, seconds: bool = False) -> Any:
-        """The request's own budget in meta *key*: a count (an ``int``, at
-        least 0) or, with *seconds*, a number of seconds (more than 0, ``inf``
-        for none). ``None`` when unset; a value that is neither is logged and
+    def _own_budget(self, request: Request, key: str, parse: Callable[[object], Any]) -> Any:
+        """The request's own budget in meta *key*, by the rule of the setting
+        it beats (*parse*, from :mod:`._config`).
+        ``None`` when unset; a value the setting would refuse is logged and
         ignored (the setting's budget applies): a request is never lost to
         its meta."""
         value = request.meta.get(key)
         if value is None:
             return None
-        if not isinstance(value, bool):
-            if seconds and isinstance(value, int | float) and value > 0:
-                return float(value)
-            if not seconds and isinstance(value, int) and value >= 0:
-                return value
-        logger.warning(
-            "Ignoring meta %(key)s=%(value)r of %(request)s: expected %(expected)s; "
-            "the setting's budget applies",
-            {
-                "key": key,
-                "value": value,
-                "request": request,
-                "expected": "seconds, a number above 0" if seconds else "a count, an int >= 0",
-            },
-            extra={"spider": self._spider()},
-        )
-        return None
+        try:
+            return parse(value)
+        except ValueError as exc:
+            logger.warning(
+                "Ignoring meta %(key)s=%(value)r of %(request)s: %(why)s; "
+                "the setting's budget applies",
+                {"key": key, "value": value, "request": request, "why": exc},
+                extra={"spider": self._spider()},
+            )
+            return None
 
     def _act(self, request: Request, error: ProviderError) -> Request | None:
         """Apply the plan for *error*; ``None`` hands the reply on."""

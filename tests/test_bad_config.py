@@ -253,3 +253,33 @@ def test_config_from_settings_raises_only_not_configured(values: dict[str, Any])
     except NotConfigured as exc:
         message = str(exc)
         assert any(name in message for name in values), message
+
+
+# The per-request budgets (meta) follow the rules of the settings they beat:
+# one rule each, so a value means the same in settings.py and in meta.
+_BUDGETS = (
+    ("PROXYERRORS_THROTTLE_MAX_TIME", "throttle_max_time"),
+    ("PROXYERRORS_THROTTLE_MAX_COUNT", "throttle_max_count"),
+    ("PROXYERRORS_ROTATE_TIMES", "rotate_times"),
+)
+_BUDGET_VALUES = (0, 1, 2, 2.0, 2.5, -1, "3", " 3 ", "soon", True, math.inf, math.nan)
+
+
+@pytest.mark.parametrize(("setting", "attribute"), _BUDGETS)
+@pytest.mark.parametrize("value", _BUDGET_VALUES, ids=repr)
+def test_a_budget_means_the_same_as_a_setting_and_in_meta(
+    setting: str, attribute: str, value: object
+) -> None:
+    from scrapy_proxyerrors import _config
+
+    rule = getattr(_config, attribute)
+    try:
+        from_meta = rule(value)
+    except ValueError:
+        from_meta = None
+    try:
+        from_setting = getattr(Config.from_settings(Settings({setting: value})), attribute)
+    except NotConfigured as exc:
+        assert setting in str(exc)
+        from_setting = None
+    assert from_meta == from_setting

@@ -199,14 +199,27 @@ def test_throttle_budget_gives_up_by_count_and_says_why(
     assert "PROXYERRORS_THROTTLE_MAX_COUNT" in caplog.text
 
 
-@pytest.mark.parametrize(("own", "gives_up"), [(2, True), (10, False), ("lots", False),
-                                              (-1, False), (True, False)])
+@pytest.mark.parametrize(
+    ("own", "gives_up", "ignored"),
+    [
+        (2, True, False),
+        (10, False, False),
+        # The setting's own rule: "2" and 2.0 are 2; 0, -1, True and words are refused.
+        ("2", True, False),
+        (2.0, True, False),
+        (0, False, True),
+        ("lots", False, True),
+        (-1, False, True),
+        (True, False, True),
+    ],
+)
 def test_a_requests_own_throttle_budget_beats_the_setting(
-    own: object, gives_up: bool, caplog: pytest.LogCaptureFixture,
+    own: object, gives_up: bool, ignored: bool, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """``meta["proxyerrors_throttle_max_count"]`` beats the setting (4), as
-    ``max_retry_times`` beats ``RETRY_TIMES``; a value that is no count is
-    logged and ignored, and the setting applies (3 waits spent: not yet)."""
+    ``max_retry_times`` beats ``RETRY_TIMES``, by the setting's rule; a value
+    the setting would refuse is logged and ignored, and the setting applies
+    (3 waits spent: not yet)."""
     mw, _ = _mw({"PROXYERRORS_THROTTLE_MAX_COUNT": 4})
     _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
     request = Request("http://example.com/", meta={
@@ -218,8 +231,34 @@ def test_a_requests_own_throttle_budget_beats_the_setting(
     assert _stat(mw, "proxyerrors/throttle/gave_up") == (1 if gives_up else None)
     if gives_up:
         assert "meta proxyerrors_throttle_max_count=2" in caplog.text
-    valid = not isinstance(own, bool) and isinstance(own, int) and own >= 0
-    assert ("Ignoring meta proxyerrors_throttle_max_count" in caplog.text) is not valid
+    assert ("Ignoring meta proxyerrors_throttle_max_count" in caplog.text) is ignored
+    if ignored:
+        assert "expected an integer >= 1" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("own", "gives_up", "ignored"),
+    [(0, True, False), ("0", True, False), (float("inf"), False, False),
+     (-5, False, True), ("soon", False, True), (False, False, True)],
+)
+def test_a_requests_own_throttle_time_follows_the_settings_rule(
+    own: object, gives_up: bool, ignored: bool, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``meta["proxyerrors_throttle_max_time"]`` takes what
+    ``PROXYERRORS_THROTTLE_MAX_TIME`` takes: 0 (never wait out a throttle)
+    gives up at the first one, ``inf`` never; anything else is logged and
+    ignored (the setting, 600 s, applies)."""
+    mw, _ = _mw()
+    _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
+    request = Request("http://example.com/", meta={
+        "proxy": SOAX, "proxyerrors_throttle_max_time": own})
+    mw.process_request(request)
+    response = _soax(429, "RATE_LIMIT_EXCEEDED", request)
+    result = mw.process_response(request, response)
+    assert (result is response) is gives_up
+    assert ("Ignoring meta proxyerrors_throttle_max_time" in caplog.text) is ignored
+    if gives_up:
+        assert "meta proxyerrors_throttle_max_time=0 s" in caplog.text
 
 
 def test_throttle_budget_gives_up_by_time() -> None:
