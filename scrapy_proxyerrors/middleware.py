@@ -146,6 +146,8 @@ class ProxyErrorsMiddleware(RetryMiddleware):
         if not enabled:
             raise NotConfigured("PROXYERRORS_ENABLED is False")
         self.crawler = crawler
+        # Meta budget keys whose bad value was logged (once per key).
+        self._ignored_meta: set[str] = set()
         try:
             self.config = Config.from_settings(settings)
             self.state: RouteState = self._build_state(crawler)
@@ -639,21 +641,25 @@ class ProxyErrorsMiddleware(RetryMiddleware):
     def _own_budget(self, request: Request, key: str, parse: Callable[[object], Any]) -> Any:
         """The request's own budget in meta *key*, by the rule of the setting
         it beats (*parse*, from :mod:`._config`).
-        ``None`` when unset; a value the setting would refuse is logged and
-        ignored (the setting's budget applies): a request is never lost to
-        its meta."""
+        ``None`` when unset; a value the setting would refuse is ignored (the
+        setting's budget applies): a request is never lost to its meta. The
+        first such value of each key is logged: a spider that sets it on every
+        request would otherwise log it at every failure of every request."""
         value = request.meta.get(key)
         if value is None:
             return None
         try:
             return parse(value)
         except ValueError as exc:
-            logger.warning(
-                "Ignoring meta %(key)s=%(value)r of %(request)s: %(why)s; "
-                "the setting's budget applies",
-                {"key": key, "value": value, "request": request, "why": exc},
-                extra={"spider": self._spider()},
-            )
+            if key not in self._ignored_meta:
+                self._ignored_meta.add(key)
+                logger.warning(
+                    "Ignoring meta %(key)s=%(value)r of %(request)s: %(why)s; "
+                    "the setting's budget applies (other bad values of this key "
+                    "are ignored without a word)",
+                    {"key": key, "value": value, "request": request, "why": exc},
+                    extra={"spider": self._spider()},
+                )
             return None
 
     def _act(self, request: Request, error: ProviderError) -> Request | None:

@@ -277,9 +277,11 @@ def test_a_budget_means_the_same_as_a_setting_and_in_meta(
         from_meta = rule(value)
     except ValueError:
         from_meta = None
+    refusal = ""
     try:
         from_setting = getattr(Config.from_settings(Settings({setting: value})), attribute)
     except NotConfigured as exc:
-        assert setting in str(exc)
-        from_setting = None
+        refusal, from_setting = str(exc), None
     assert from_meta == from_setting
+    # A refused setting is named.
+    assert (setting in refusal) is (from_setting is None)

@@ -261,6 +261,23 @@ def test_a_requests_own_throttle_time_follows_the_settings_rule(
         assert "meta proxyerrors_throttle_max_time=0 s" in caplog.text
 
 
+def test_a_bad_meta_budget_is_logged_once_per_key(caplog: pytest.LogCaptureFixture) -> None:
+    """A spider that sets a bad budget on every request is told once, not at
+    every failure of every request; each request still gets the setting's."""
+    mw, _ = _mw({"PROXYERRORS_THROTTLE_MAX_COUNT": 4})
+    _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
+    results = []
+    for i in range(3):
+        request = Request(f"http://example.com/{i}", meta={
+            "proxy": SOAX, "proxyerrors_throttle_max_count": "lots",
+            "proxyerrors_rotate_times": -1})
+        mw.process_request(request)
+        results.append(mw.process_response(request, _soax(429, "RATE_LIMIT_EXCEEDED", request)))
+    assert all(isinstance(r, Request) for r in results)  # waits: the setting's budget
+    assert caplog.text.count("Ignoring meta proxyerrors_throttle_max_count") == 1
+    assert caplog.text.count("Ignoring meta proxyerrors_rotate_times") == 1
+
+
 def test_throttle_budget_gives_up_by_time() -> None:
     mw, clock = _mw({"PROXYERRORS_THROTTLE_MAX_TIME": 60})
     _connect_says(mw, 429, {"X-SOAX-Error": "RATE_LIMIT_EXCEEDED"})
