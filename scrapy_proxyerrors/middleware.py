@@ -20,7 +20,7 @@ import logging
 import math
 import random
 import time
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import scrapy.exceptions as _scrapy_exceptions
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request, retry_logger
@@ -88,6 +88,8 @@ if TYPE_CHECKING:
     from ._profile import Profile
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 # Public meta keys (documented in the README reference table).
 META_PROVIDER = "proxyerrors_provider"
@@ -638,7 +640,9 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             rotate_times=self._own_budget(request, META_ROTATE_TIMES, rotate_times),
         )
 
-    def _own_budget(self, request: Request, key: str, parse: Callable[[object], Any]) -> Any:
+    def _own_budget(
+        self, request: Request, key: str, parse: Callable[[object], _T]
+    ) -> _T | None:
         """The request's own budget in meta *key*, by the rule of the setting
         it beats (*parse*, from :mod:`._config`).
         ``None`` when unset; a value the setting would refuse is ignored (the
