@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from ._profile import Profile
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 #: Defaults of every setting: declared, with their docs, in _reference.SETTINGS.
 DEFAULTS: dict[str, Any] = _reference.DEFAULTS
@@ -70,12 +70,21 @@ def parse_count(raw: object, minimum: int = 1) -> int:
     The one rule for a budget that counts, whether a setting or a request's
     meta gives it. Raises :class:`ValueError` saying what was expected.
     """
-    if isinstance(raw, str) and raw.strip().isdigit():
-        raw = int(raw.strip())
+    expected = f"expected an integer >= {minimum}"
+    if isinstance(raw, str):
+        text = raw.strip()
+        # ASCII digits only ("²".isdigit() is True), and int()'s own words
+        # (a string of 5,000 digits) never reach the message.
+        if not (text.isascii() and text.isdigit()):
+            raise ValueError(expected)
+        try:
+            raw = int(text)
+        except ValueError:
+            raise ValueError(expected) from None
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
-        raise ValueError(f"expected an integer >= {minimum}")
+        raise ValueError(expected)
     return raw
 
 
@@ -94,7 +103,7 @@ def rotate_times(raw: object) -> int:
     return parse_count(raw, minimum=0)
 
 
-def _checked(settings: BaseSettings, name: str, rule: Callable[[object], T]) -> T:
+def _checked(settings: BaseSettings, name: str, rule: Callable[[object], _T]) -> _T:
     """Setting *name* by *rule*; a value it refuses fails the crawl, named."""
     raw = _get(settings, name)
     try:
@@ -104,11 +113,7 @@ def _checked(settings: BaseSettings, name: str, rule: Callable[[object], T]) -> 
 
 
 def _seconds(settings: BaseSettings, name: str, *, allow_inf: bool = False) -> float:
-    raw = _get(settings, name)
-    try:
-        return parse_seconds(raw, allow_inf=allow_inf)
-    except ValueError as exc:
-        raise _bad(name, raw, str(exc)) from None
+    return _checked(settings, name, lambda raw: parse_seconds(raw, allow_inf=allow_inf))
 
 
 def _bool(settings: BaseSettings, name: str) -> bool:
@@ -139,11 +144,7 @@ def _list(settings: BaseSettings, name: str) -> list[Any]:
 
 def _count(settings: BaseSettings, name: str, minimum: int = 1) -> int:
     """A count of ours (``PROXYERRORS_THROTTLE_MAX_COUNT``...): an integer >= *minimum*."""
-    raw = _get(settings, name)
-    try:
-        return parse_count(raw, minimum)
-    except ValueError as exc:
-        raise _bad(name, raw, str(exc)) from None
+    return _checked(settings, name, lambda raw: parse_count(raw, minimum))
 
 
 def _log_level(settings: BaseSettings, name: str) -> Any:
@@ -178,13 +179,11 @@ def parse_proxy_url(setting: str, url: object) -> str:
 
 def _status(value: object) -> int | None:
     """*value* as an HTTP status (an integer, or its digits as text), else ``None``."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    try:
+        number = parse_count(value, minimum=100)
+    except ValueError:
         return None
-    return value if 100 <= value <= 999 else None
+    return number if number <= 999 else None
 
 
 def connect_body_timeout(settings: BaseSettings) -> float:

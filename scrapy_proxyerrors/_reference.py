@@ -292,15 +292,17 @@ META: tuple[MetaKey, ...] = (
     _M("proxyerrors_throttle_max_time", "in",
        "This request's throttle budget in seconds (beats `PROXYERRORS_THROTTLE_MAX_TIME`, "
        "as `max_retry_times` beats `RETRY_TIMES`), by the setting's rule (a number >= 0, "
-       "`inf` for none); a value the setting would refuse is logged and ignored."),
+       "`inf` for none); a value the setting would refuse is ignored (the first of each "
+       "key is logged)."),
     _M("proxyerrors_throttle_max_count", "in",
        "This request's most throttle waits (beats `PROXYERRORS_THROTTLE_MAX_COUNT`), by "
-       "the setting's rule (an integer >= 1); a value the setting would refuse is logged "
-       "and ignored."),
+       "the setting's rule (an integer >= 1); a value the setting would refuse is ignored "
+       "(the first of each key is logged)."),
     _M("proxyerrors_rotate_times", "in",
        "This request's most moves off failed routes (beats `PROXYERRORS_ROTATE_TIMES`), "
-       "by the setting's rule (an integer >= 0); a value the setting would refuse is "
-       "logged and ignored."),
+       "by the setting's rule (an integer >= 0; none with `RETRY_ENABLED = False`, as "
+       "the setting); a value the setting would refuse is ignored (the first of each "
+       "key is logged)."),
     _M("proxyerrors_route", "out", "The route the request used: `host:port`, or "
                                    "`host:port~session` for a sticky session. Never a "
                                    "credential."),

@@ -637,7 +637,13 @@ class ProxyErrorsMiddleware(RetryMiddleware):
             throttle_max_count=self._own_budget(
                 request, META_THROTTLE_MAX_COUNT, throttle_max_count
             ),
-            rotate_times=self._own_budget(request, META_ROTATE_TIMES, rotate_times),
+            # RETRY_ENABLED = False: no retry of any kind (the setting is 0 then),
+            # whatever the request's meta says.
+            rotate_times=(
+                self._own_budget(request, META_ROTATE_TIMES, rotate_times)
+                if self.config.retry_enabled
+                else None
+            ),
         )
 
     def _own_budget(

@@ -428,6 +428,26 @@ def test_connection_failure_rests_the_route_and_rotates() -> None:
     assert _stat(mw, "retry/count") == 1
 
 
+@pytest.mark.parametrize("retry_enabled", [True, False])
+def test_a_requests_own_rotation_budget_retries_nothing_when_retries_are_off(
+    retry_enabled: bool,
+) -> None:
+    """``RETRY_ENABLED = False`` means no retry of any kind, the moves off a
+    failed route included: meta ``proxyerrors_rotate_times`` cannot turn them
+    back on (with retries on, it is this request's budget)."""
+    mw, _ = _mw({
+        "RETRY_ENABLED": retry_enabled, "PROXYERRORS_PROVIDER": "helodata",
+        "PROXYERRORS_PROXIES": ["http://10.0.0.1:3128", "http://10.0.0.2:3128"],
+    })
+    request = Request("http://example.com/", meta={"proxyerrors_rotate_times": 3})
+    assert mw.process_request(request) is None
+    response = Response(request.url, status=522, request=request,
+                        headers={"X-Helodata-Error-Code": "upstream-timeout"})
+    result = mw.process_response(request, response)
+    assert isinstance(result, Request) is retry_enabled
+    assert _stat(mw, "proxyerrors/rotate/budget") == (1 if retry_enabled else None)
+
+
 def test_a_bare_retry_after_in_a_pool_holds_that_site_on_that_proxy_only() -> None:
     """A 503 with Retry-After and no provider signal (the proxy's or the
     target's): spends RETRY_TIMES as Scrapy does, but the retry moves to
