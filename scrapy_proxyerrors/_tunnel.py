@@ -221,8 +221,7 @@ def _is_instance(exc: BaseException, module: str, name: str) -> bool:
     click and pygments, thousands of objects every full garbage collection
     then walks), and an exception of a library nobody imported cannot occur.
     """
-    loaded = sys.modules.get(module)
-    cls = getattr(loaded, name, None) if loaded is not None else None
+    cls = getattr(sys.modules.get(module), name, None)
     return isinstance(cls, type) and isinstance(exc, cls)
 
 

@@ -549,14 +549,11 @@ class _Sink:
     ``pdb`` into every crawl (about 4,000 objects that each full garbage
     collection then walks)."""
 
-    def __init__(self) -> None:
-        self.written: list[bytes] = []
-
     def write(self, data: bytes) -> None:
-        self.written.append(data)
+        pass
 
     def writeSequence(self, data: list[bytes]) -> None:
-        self.written += data
+        pass
 
     def loseConnection(self) -> None:
         pass

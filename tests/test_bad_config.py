@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import Settings
 
+from scrapy_proxyerrors import _config
 from scrapy_proxyerrors._config import DEFAULTS, Config
 from scrapy_proxyerrors.emulator import Emulator
 from scrapy_proxyerrors.exceptions import BadSettingError
@@ -272,8 +273,6 @@ _BUDGET_VALUES = (0, 1, 2, 2.0, 2.5, -1, "3", " 3 ", "soon", True, math.inf, mat
 def test_a_budget_means_the_same_as_a_setting_and_in_meta(
     setting: str, attribute: str, value: object
 ) -> None:
-    from scrapy_proxyerrors import _config
-
     rule = getattr(_config, attribute)
     try:
         from_meta = rule(value)
